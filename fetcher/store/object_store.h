@@ -1,0 +1,67 @@
+// ObjectStore: the only thing vol shares between machines.
+//
+// Keys are '/'-separated strings without a leading '/' ("chunks/ab/ab12…").
+// Every implementation guarantees:
+//   - Put replaces an object atomically: readers see the old bytes or the new,
+//     never a mix or a prefix.
+//   - PutIfAbsent creates an object only if no object has that key, atomically
+//     with respect to every other writer on every machine; a writer that loses
+//     gets absl::AlreadyExistsError. The commit log is built on this alone.
+//   - List returns keys in ascending byte order.
+// Errors use absl status codes consistently, so callers above do not care which
+// store is underneath:
+//   NotFound (no such key), AlreadyExists (PutIfAbsent lost),
+//   PermissionDenied / Unauthenticated (fix credentials or permissions; never retried),
+//   Unavailable / DeadlineExceeded (the store is down or slow, after retries),
+//   DataLoss (the store returned bytes that cannot be right), InvalidArgument.
+// Messages name the object and the store, never a secret.
+#ifndef VOL_FETCHER_STORE_OBJECT_STORE_H_
+#define VOL_FETCHER_STORE_OBJECT_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace vol {
+
+struct ObjectInfo {
+  uint64_t size = 0;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // The whole object.
+  virtual absl::StatusOr<std::string> Get(std::string_view key) = 0;
+  // Bytes [offset, offset + length), clipped at the object's end.
+  virtual absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,
+                                               uint64_t length) = 0;
+  virtual absl::Status Put(std::string_view key, std::string_view data) = 0;
+  virtual absl::Status PutIfAbsent(std::string_view key, std::string_view data) = 0;
+  virtual absl::StatusOr<ObjectInfo> Head(std::string_view key) = 0;
+  // Keys that start with `prefix` and sort after `start_after` (all when empty).
+  virtual absl::StatusOr<std::vector<std::string>> List(std::string_view prefix,
+                                                        std::string_view start_after = {}) = 0;
+  // Succeeds when the key is already absent.
+  virtual absl::Status Delete(std::string_view key) = 0;
+  // The store's URL, for messages ("file:///…", "s3://bucket/prefix").
+  virtual std::string Url() const = 0;
+};
+
+// Opens the store a URL names: "file:///abs/path" or "s3://bucket[/prefix]".
+// An empty url means $VOL_STORE, else the embedded default
+// file://$XDG_DATA_HOME/vol/store (~/.local/share/vol/store).
+absl::StatusOr<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url);
+
+// The URL OpenStore("") would open.
+std::string DefaultStoreUrl();
+
+}  // namespace vol
+
+#endif  // VOL_FETCHER_STORE_OBJECT_STORE_H_

@@ -1,0 +1,105 @@
+/* The contract between `vol run` (the launcher and its fetcher) and the preload
+ * shim inside the program. Plain C layout: the shim includes it with no C++
+ * runtime, and both sides must agree byte for byte.
+ *
+ * A session is a directory, named by $VOL_SESSION in the program's environment
+ * (an absolute path). It holds:
+ *
+ *   mounts    text, one line per mount: "MOUNT\tVIEW\tFLAGS\n"
+ *             MOUNT: absolute mount path as the program sees it, no trailing '/'
+ *                    (e.g. "/mnt/weights"); it need not exist on the host.
+ *             VIEW:  absolute path of the real local directory that mirrors the
+ *                    volume (names, types, sizes, modes, mtimes; file content is
+ *                    sparse until fetched).
+ *             FLAGS: "ro" or "rw".
+ *   sock      the fetcher's AF_UNIX SOCK_SEQPACKET socket: one vol_request per
+ *             datagram, answered by one vol_response.
+ *   presence  shared memory (mmap MAP_SHARED, read-only in the shim): which
+ *             blocks of each view file hold fetched content.
+ *
+ * $VOL_SHIM holds the absolute path of libvolshim.so, so that the shim can put
+ * LD_PRELOAD back when a program strips it from a child's environment.
+ *
+ * Invariant: a view file that has no slot in the presence table, or whose slot
+ * says complete, holds all of its content; the shim may read it without asking.
+ * Otherwise a block's content is present iff its bit is set, and a bit is set
+ * (release) only after the bytes are written to the view file.
+ */
+#ifndef VOL_SESSION_H_
+#define VOL_SESSION_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VOL_SESSION_ENV "VOL_SESSION"
+#define VOL_SHIM_ENV "VOL_SHIM"
+#define VOL_SESSION_MOUNTS "mounts"
+#define VOL_SESSION_SOCK "sock"
+#define VOL_SESSION_PRESENCE "presence"
+
+#define VOL_PRESENCE_MAGIC 0x45525056u /* "VPRE" */
+#define VOL_PRESENCE_VERSION 1u
+
+struct vol_presence_header {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t table_slots;   /* a power of two */
+  uint64_t table_offset;  /* file offset of struct vol_presence_file[table_slots] */
+  uint64_t bitmap_offset; /* file offset of the uint64_t bitmap words */
+  uint64_t bitmap_words;  /* capacity of the bitmap area */
+  uint64_t bitmap_used;   /* words handed out so far (the fetcher's, informative) */
+};
+
+/* One slot of an open-addressing hash table keyed by (dev, ino): start at
+ * vol_presence_hash(ino) & (table_slots - 1), probe linearly, stop at ino == 0. */
+struct vol_presence_file {
+  uint64_t ino;         /* 0: empty slot. Written last, with release order. */
+  uint64_t dev;
+  uint64_t size;        /* bytes */
+  uint64_t block_size;  /* bytes per bitmap bit: the file's chunk size */
+  uint64_t bitmap_word; /* index of the file's first word in the bitmap area */
+  uint32_t complete;    /* 1 once every block is present: no more checks */
+  uint32_t index;       /* the file's number in vol_request.index */
+};
+
+static inline uint64_t vol_presence_hash(uint64_t ino) {
+  ino ^= ino >> 33;
+  ino *= 0xff51afd7ed558ccdULL;
+  ino ^= ino >> 33;
+  return ino;
+}
+
+enum vol_op {
+  VOL_OP_PING = 0,      /* liveness; no arguments */
+  VOL_OP_FETCH = 1,     /* make [offset, offset+length) of file `index` present */
+  VOL_OP_FETCH_ALL = 2, /* make all of file `index` present (mmap, sendfile, exec…) */
+  VOL_OP_CHANGED = 3,   /* `path` (a MOUNT path) was created, written, renamed or removed */
+  VOL_OP_COMMIT = 4,    /* commit the mount at `path` ("" = every mount) */
+  VOL_OP_RELOAD = 5,    /* commit, then move the mount at `path` ("" = all) to the head */
+};
+
+#define VOL_PATH_MAX 4096
+
+struct vol_request {
+  uint32_t op;
+  uint32_t index;
+  uint64_t offset;
+  uint64_t length;
+  char path[VOL_PATH_MAX]; /* NUL-terminated; only what is used need be sent */
+};
+
+struct vol_response {
+  int32_t err;        /* 0, or an errno value (EIO, ENOSPC, EROFS…) */
+  uint32_t reserved;
+  uint64_t value[2];  /* op-specific: COMMIT → files, bytes uploaded */
+  char message[512];  /* NUL-terminated human-readable detail when err != 0 */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VOL_SESSION_H_ */
