@@ -1,0 +1,41 @@
+#include "fetcher/format/chunk.h"
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "fetcher/format/keys.h"
+#include "fetcher/format/object_codec.h"
+
+namespace vol {
+
+absl::StatusOr<StoredChunk> StoreChunk(ObjectStore& store, absl::string_view raw) {
+  StoredChunk out;
+  out.ref.id = ObjectId::Of(raw);
+  out.ref.size = raw.size();
+  std::string key = ChunkKey(out.ref.id);
+  if (store.Head(key).ok()) return out;
+  EncodedObject obj = EncodeObject(ObjectKind::kChunk, raw);
+  absl::Status s = store.Put(key, obj.bytes);
+  if (!s.ok()) return s;
+  out.uploaded = obj.bytes.size();
+  return out;
+}
+
+absl::StatusOr<std::string> FetchChunk(ObjectStore& store, const ChunkRef& ref) {
+  std::string key = ChunkKey(ref.id);
+  absl::StatusOr<std::string> bytes = store.Get(key);
+  if (!bytes.ok()) {
+    if (absl::IsNotFound(bytes.status())) {
+      return absl::DataLossError(absl::StrCat("chunk ", key, " is missing from store ", store.Url()));
+    }
+    return bytes.status();
+  }
+  absl::StatusOr<std::string> raw = DecodeObjectWithId(ObjectKind::kChunk, *bytes, ref.id, key);
+  if (!raw.ok()) return raw.status();
+  if (raw->size() != ref.size) {
+    return absl::DataLossError(absl::StrCat("chunk ", key, " has ", raw->size(),
+                                            " bytes where the tree says ", ref.size));
+  }
+  return raw;
+}
+
+}  // namespace vol

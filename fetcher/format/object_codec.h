@@ -1,0 +1,56 @@
+// The envelope every stored object is wrapped in (docs/FORMAT.md):
+//
+//   0  4  magic "VOLO"
+//   4  1  format version (kObjectFormatVersion)
+//   5  1  kind (ObjectKind)
+//   6  1  codec (0 raw, 1 zstd)
+//   7  1  reserved, 0
+//   8  8  raw size, little endian
+//  16 16  XXH3-128 of the raw payload (the object id for chunks and trees)
+//  32  …  payload, encoded by codec
+//
+// DecodeObject never returns bytes it has not checked: wrong magic, kind, size
+// or checksum is DataLoss naming the object; an unknown version or codec is
+// FailedPrecondition (a newer vol wrote it), never a misread.
+#ifndef VOL_FETCHER_FORMAT_OBJECT_CODEC_H_
+#define VOL_FETCHER_FORMAT_OBJECT_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "fetcher/format/object_id.h"
+
+namespace vol {
+
+inline constexpr uint8_t kObjectFormatVersion = 1;
+inline constexpr size_t kObjectHeaderSize = 32;
+
+enum class ObjectKind : uint8_t { kChunk = 1, kTree = 2, kCommit = 3, kVolume = 4 };
+enum class Codec : uint8_t { kRaw = 0, kZstd = 1 };
+
+const char* KindName(ObjectKind kind);
+
+struct EncodedObject {
+  ObjectId id;        // XXH3-128 of the raw payload
+  std::string bytes;  // header + encoded payload, ready to store
+  Codec codec = Codec::kRaw;
+};
+
+// Compresses with zstd when that saves at least 1/16 of the size (model
+// weights barely compress, and storing them raw saves every reader the work).
+EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_compress = true);
+
+// `name` is used in error messages (usually the store key).
+absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view bytes,
+                                         absl::string_view name);
+
+// Like DecodeObject, and also requires the payload hash to equal `expected`.
+absl::StatusOr<std::string> DecodeObjectWithId(ObjectKind kind, absl::string_view bytes,
+                                               const ObjectId& expected, absl::string_view name);
+
+}  // namespace vol
+
+#endif  // VOL_FETCHER_FORMAT_OBJECT_CODEC_H_

@@ -1,0 +1,39 @@
+// vol: volumes for unmodified programs. This file wires the subcommands
+// together; each lives in fetcher/cli/.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "fetcher/cli/cli.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "vol: write-once, read-many volumes on object storage, mounted into unmodified\n"
+      "programs without root or FUSE.\n\n"
+      "  vol create weights\n"
+      "  vol put weights ./llama/ /llama/\n"
+      "  vol ls weights /llama -l\n"
+      "  vol get weights /llama/config.json -\n\n"
+      "Store: --store URL or $VOL_STORE (file:///path, s3://bucket/prefix);\n"
+      "default file://$HOME/.local/share/vol/store. Environment: --env or $VOL_ENV (main).",
+      "vol"};
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  vol::GlobalOptions globals;
+  vol::CommandBody selected;
+  vol::AddVolumeCommands(app, selected, globals);
+  vol::AddBrowseCommands(app, selected, globals);
+  vol::AddPutCommand(app, selected, globals);
+  vol::AddGetCommand(app, selected, globals);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  absl::StatusOr<int> rc = selected();
+  if (!rc.ok()) {
+    fprintf(stderr, "vol: error: %s\n", std::string(rc.status().message()).c_str());
+    return 1;
+  }
+  return *rc;
+}

@@ -1,0 +1,190 @@
+#include "fetcher/transfer/upload.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include <deque>
+#include "fetcher/format/chunk.h"
+#include "fetcher/util/fs.h"
+#include "fetcher/util/thread_pool.h"
+
+namespace vol {
+namespace {
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+absl::Status ScanPath(const std::string& local, const VolumePath& dest,
+                      std::vector<LocalItem>& items) {
+  struct stat st;
+  if (lstat(local.c_str(), &st) != 0) return ErrnoError(absl::StrCat("cannot read ", local), errno);
+  LocalItem item{dest, local};
+  item.mode = st.st_mode & 07777;
+  item.mtime_ns = MtimeNs(st);
+  if (S_ISREG(st.st_mode)) {
+    item.type = EntryType::kFile;
+    item.size = static_cast<uint64_t>(st.st_size);
+    items.push_back(std::move(item));
+    return absl::OkStatus();
+  }
+  if (S_ISLNK(st.st_mode)) {
+    item.type = EntryType::kSymlink;
+    std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+    ssize_t n = readlink(local.c_str(), target.data(), target.size());
+    if (n < 0) return ErrnoError(absl::StrCat("cannot read link ", local), errno);
+    target.resize(static_cast<size_t>(n));
+    item.target = std::move(target);
+    item.size = item.target.size();
+    items.push_back(std::move(item));
+    return absl::OkStatus();
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot upload ", local, ": only files, directories and symlinks can be stored"));
+  }
+  item.type = EntryType::kDir;
+  items.push_back(std::move(item));
+  DIR* d = opendir(local.c_str());
+  if (d == nullptr) return ErrnoError(absl::StrCat("cannot read directory ", local), errno);
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d)) {
+    absl::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  std::string base = local.back() == '/' ? local : local + "/";
+  for (const std::string& n : names) {
+    if (absl::Status s = ScanPath(base + n, dest.Child(n), items); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Collects the first error of many tasks.
+class ErrorSink {
+ public:
+  void Add(absl::Status s) {
+    if (s.ok()) return;
+    absl::MutexLock lock(&mu_);
+    if (status_.ok()) status_ = std::move(s);
+    failed_.store(true, std::memory_order_relaxed);
+  }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  absl::Status status() {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> failed_{false};
+};
+
+}  // namespace
+
+absl::Status ScanLocal(const std::string& local, const VolumePath& dest,
+                       std::vector<LocalItem>& items) {
+  if (local == "-") {
+    items.push_back(LocalItem{dest, "-", EntryType::kFile, 0, 0644, 0});
+    return absl::OkStatus();
+  }
+  return ScanPath(local, dest, items);
+}
+
+absl::StatusOr<std::vector<Entry>> UploadItems(ObjectStore& store,
+                                               const std::vector<LocalItem>& items,
+                                               UploadStats& stats, Progress* progress) {
+  std::vector<Entry> entries(items.size());
+  ErrorSink errors;
+  std::atomic<uint64_t> uploaded{0}, bytes{0};
+  ThreadPool pool(ThreadPool::DefaultWorkers());
+
+  auto store_chunk = [&](ChunkRef* ref, std::string data) {
+    absl::StatusOr<StoredChunk> c = StoreChunk(store, data);
+    if (!c.ok()) return errors.Add(c.status());
+    *ref = c->ref;
+    uploaded.fetch_add(c->uploaded, std::memory_order_relaxed);
+    bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    if (progress) progress->Add(data.size());
+  };
+
+  for (size_t i = 0; i < items.size() && !errors.failed(); ++i) {
+    const LocalItem& item = items[i];
+    Entry& e = entries[i];
+    e.name = item.dest.is_root() ? "" : item.dest.Name();
+    e.type = item.type;
+    e.mode = item.mode;
+    e.mtime_ns = item.mtime_ns;
+    e.size = item.size;
+    e.target = item.target;
+    if (item.type == EntryType::kDir) e.tree = EmptyTreeId();
+    if (item.type != EntryType::kFile) continue;
+    ++stats.files;
+
+    if (item.local == "-") {
+      // Standard input: read it here, a chunk at a time, and let the pool
+      // store chunks while the next is read. Waiting for the pool every few
+      // chunks bounds the memory held.
+      e.mtime_ns = absl::ToUnixNanos(absl::Now());
+      std::deque<ChunkRef> refs;  // stable addresses while tasks fill them in
+      for (;;) {
+        std::string data(kChunkSize, '\0');
+        size_t got = 0;
+        while (got < data.size()) {
+          ssize_t r = read(STDIN_FILENO, data.data() + got, data.size() - got);
+          if (r < 0 && errno == EINTR) continue;
+          if (r < 0) return ErrnoError("cannot read standard input", errno);
+          if (r == 0) break;
+          got += static_cast<size_t>(r);
+        }
+        if (got == 0) break;
+        data.resize(got);
+        e.size += got;
+        pool.Submit([&, ref = &refs.emplace_back(), d = std::move(data)]() mutable {
+          store_chunk(ref, std::move(d));
+        });
+        if (refs.size() % 8 == 0) pool.Wait();
+        if (got < kChunkSize) break;
+      }
+      pool.Wait();
+      e.chunks.assign(refs.begin(), refs.end());
+      continue;
+    }
+
+    size_t n = (item.size + kChunkSize - 1) / kChunkSize;
+    e.chunks.resize(n);
+    auto fd = std::make_shared<UniqueFd>(open(item.local.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd->ok()) return ErrnoError(absl::StrCat("cannot read ", item.local), errno);
+    for (size_t c = 0; c < n; ++c) {
+      pool.Submit([&, fd, c, local = &item.local] {
+        if (errors.failed()) return;
+        uint64_t off = c * kChunkSize;
+        std::string data(std::min<uint64_t>(kChunkSize, e.size - off), '\0');
+        absl::Status s = PreadFull(fd->get(), data.data(), data.size(), off);
+        if (!s.ok()) {
+          return errors.Add(absl::DataLossError(
+              absl::StrCat("cannot read ", *local, ": ", s.message(), " (did it change during the upload?)")));
+        }
+        store_chunk(&e.chunks[c], std::move(data));
+      });
+    }
+  }
+  pool.Wait();
+  if (absl::Status s = errors.status(); !s.ok()) return s;
+  stats.bytes += bytes.load();
+  stats.uploaded += uploaded.load();
+  return entries;
+}
+
+}  // namespace vol

@@ -1,0 +1,137 @@
+#include "fetcher/util/fs.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+
+namespace vol {
+
+absl::Status ErrnoError(absl::string_view what, int err) {
+  std::string msg = absl::StrCat(what, ": ", strerror(err));
+  switch (err) {
+    case ENOENT: return absl::NotFoundError(msg);
+    case EEXIST: return absl::AlreadyExistsError(msg);
+    case EACCES: case EPERM: case EROFS: return absl::PermissionDeniedError(msg);
+    case ENOSPC: case EDQUOT: return absl::ResourceExhaustedError(msg);
+    case EINVAL: case ENAMETOOLONG: case ENOTDIR: case EISDIR:
+      return absl::InvalidArgumentError(msg);
+    default: return absl::UnknownError(msg);
+  }
+}
+
+absl::Status WriteFull(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write", errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PwriteFull(int fd, const void* data, size_t n, uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write", errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PreadFull(int fd, void* data, size_t n, uint64_t offset) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read", errno);
+    }
+    if (r == 0) return absl::DataLossError("file ended early");
+    p += r;
+    n -= static_cast<size_t>(r);
+    offset += static_cast<uint64_t>(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.ok()) return ErrnoError(absl::StrCat("open ", path), errno);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t r = ::read(fd.get(), buf, sizeof buf);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(absl::StrCat("read ", path), errno);
+    }
+    if (r == 0) break;
+    out.append(buf, static_cast<size_t>(r));
+  }
+  return out;
+}
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode) {
+  std::string tmp = absl::StrCat(path, ".tmp.", getpid(), ".", gettid());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd.ok()) return ErrnoError(absl::StrCat("create ", tmp), errno);
+  absl::Status s = WriteFull(fd.get(), data.data(), data.size());
+  if (s.ok() && ::fsync(fd.get()) != 0) s = ErrnoError(absl::StrCat("fsync ", tmp), errno);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    s = ErrnoError(absl::StrCat("rename to ", path), errno);
+  }
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return absl::OkStatus();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return ErrnoError(absl::StrCat("mkdir ", path), ENOTDIR);
+  }
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    absl::Status s = MakeDirs(path.substr(0, slash), mode);
+    if (!s.ok()) return s;
+  }
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return ErrnoError(absl::StrCat("mkdir ", path), errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeParents(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return absl::OkStatus();
+  return MakeDirs(path.substr(0, slash));
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) -> int {
+    return ::remove(p) == 0 || errno == ENOENT ? 0 : -1;
+  };
+  if (::nftw(path.c_str(), remove_one, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
+    return ErrnoError(absl::StrCat("remove ", path), errno);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vol
