@@ -1,0 +1,184 @@
+// The shim's connection to the fetcher, and the C API (vol.h) built on it.
+//
+// Invariants: one SOCK_SEQPACKET connection per process, made lazily, kept at
+// an fd >= kHighFd with FD_CLOEXEC, used under g_mu for one request/response
+// at a time. A fork child drops the inherited connection and makes its own; a
+// vfork child (or any process whose pid is not g.pid) uses a one-shot
+// connection and never touches g_sock. If the fetcher is gone the call fails
+// with EIO and says so once on stderr; nothing waits for a dead fetcher (its
+// end of the socket is closed by the kernel, so recv sees EOF or ECONNRESET).
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "shim.h"
+#include "vol/vol.h"
+
+namespace vol::shim {
+
+namespace {
+
+int g_sock = -1;
+pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+int g_complaints;
+
+// A new connection (fd), or -errno.
+long connect_fetcher() {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path_join(addr.sun_path, sizeof addr.sun_path, g.session, VOL_SESSION_SOCK) < 0)
+    return -ENAMETOOLONG;
+  long fd = sys(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  long rc;
+  do rc = sys(SYS_connect, fd, &addr, sizeof addr);
+  while (rc == -EINTR);
+  if (rc < 0) {
+    sys(SYS_close, fd);
+    return rc;
+  }
+  long high = sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kHighFd);
+  if (high >= 0) {
+    sys(SYS_close, fd);
+    fd = high;
+  }
+  return fd;
+}
+
+// One request and its response on fd. Returns 0 or a transport errno.
+int roundtrip(long fd, const vol_request* req, size_t len, vol_response* resp) {
+  long n;
+  do n = sys(SYS_sendto, fd, req, len, MSG_NOSIGNAL, 0, 0);
+  while (n == -EINTR);
+  if (n < 0) return (int)-n;
+  do n = sys(SYS_recvfrom, fd, resp, sizeof *resp, 0, 0, 0);
+  while (n == -EINTR);
+  if (n < 0) return (int)-n;
+  if (n == 0) return EPIPE;  // the fetcher closed its end
+  if (n < (long)offsetof(vol_response, message)) return EPROTO;
+  if ((size_t)n < sizeof *resp) resp->message[0] = '\0';
+  resp->message[sizeof resp->message - 1] = '\0';
+  return 0;
+}
+
+int gone(int err) {
+  if (__atomic_fetch_add(&g_complaints, 1, __ATOMIC_RELAXED) < 3) {
+    const char* why = err == ENOENT || err == ECONNREFUSED ? "nothing listens on its socket"
+                      : err == EPIPE                       ? "it closed the connection"
+                                                           : strerrordesc_np(err);
+    say("fetcher for session", g.session, "is gone:", why ? why : "unknown error");
+  }
+  return EIO;
+}
+
+}  // namespace
+
+int ipc_call(vol_request* req, size_t path_len, vol_response* resp) {
+  if (!g.active) return ENOTCONN;
+  size_t len = offsetof(vol_request, path) + path_len + 1;
+  resp->err = 0;
+  resp->message[0] = '\0';
+  int rc;
+  if (!own_process()) {
+    long fd = connect_fetcher();
+    if (fd < 0) return gone((int)-fd);
+    rc = roundtrip(fd, req, len, resp);
+    sys(SYS_close, fd);
+  } else {
+    pthread_mutex_lock(&g_mu);
+    for (int attempt = 0;; attempt++) {
+      if (g_sock < 0) {
+        long fd = connect_fetcher();
+        if (fd < 0) {
+          rc = (int)-fd;
+          break;
+        }
+        g_sock = (int)fd;
+      }
+      rc = roundtrip(g_sock, req, len, resp);
+      // EBADF/ENOTSOCK: the program closed our fd behind our back. Reconnect once.
+      if ((rc == EBADF || rc == ENOTSOCK) && attempt == 0) {
+        g_sock = -1;
+        continue;
+      }
+      if (rc) {
+        sys(SYS_close, g_sock);
+        g_sock = -1;
+      }
+      break;
+    }
+    pthread_mutex_unlock(&g_mu);
+  }
+  if (rc) return gone(rc);
+  if (resp->err && resp->message[0]) say(resp->message);
+  return resp->err;
+}
+
+void notify_changed(const char* mount_path) {
+  vol_request req;
+  size_t n = strlen(mount_path);
+  if (n >= sizeof req.path) return;
+  req.op = VOL_OP_CHANGED;
+  req.index = 0;
+  req.offset = req.length = 0;
+  memcpy(req.path, mount_path, n + 1);
+  vol_response resp;
+  ipc_call(&req, n, &resp);
+}
+
+bool is_shim_fd(int fd) { return fd >= kHighFd && fd == __atomic_load_n(&g_sock, __ATOMIC_RELAXED); }
+
+int shim_fd() { return __atomic_load_n(&g_sock, __ATOMIC_RELAXED); }
+
+void shim_fd_lost(int fd) {
+  if (is_shim_fd(fd) && own_process()) __atomic_store_n(&g_sock, -1, __ATOMIC_RELAXED);
+}
+
+void ipc_atfork_prepare() { pthread_mutex_lock(&g_mu); }
+void ipc_atfork_parent() { pthread_mutex_unlock(&g_mu); }
+void ipc_atfork_child() {
+  // The inherited connection is the parent's: replies must not cross.
+  if (g_sock >= 0) sys(SYS_close, g_sock);
+  g_sock = -1;
+  pthread_mutex_init(&g_mu, nullptr);
+}
+
+namespace {
+int api_call(uint32_t op, const char* mount) {
+  if (!g.active) {
+    errno = ENOTCONN;
+    return -1;
+  }
+  vol_request req;
+  size_t n = mount ? strlen(mount) : 0;
+  if (n >= sizeof req.path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  req.op = op;
+  req.index = 0;
+  req.offset = req.length = 0;
+  if (n) memcpy(req.path, mount, n);
+  req.path[n] = '\0';
+  vol_response resp;
+  int err = ipc_call(&req, n, &resp);
+  if (err) {
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+}  // namespace
+
+}  // namespace vol::shim
+
+extern "C" VOL_API int vol_commit(const char* mount) {
+  return vol::shim::api_call(VOL_OP_COMMIT, mount);
+}
+extern "C" VOL_API int vol_reload(const char* mount) {
+  return vol::shim::api_call(VOL_OP_RELOAD, mount);
+}

@@ -1,0 +1,137 @@
+// Internal interface of libvolshim.so, shared by its translation units.
+//
+// Invariants:
+// - g (the session state) is written only by init() and, for fork children,
+//   by the atfork handler; after that it is read-only except the cwd state
+//   (seqlock) and the IPC socket (mutex).
+// - g.pid is the process that owns this memory. A process whose getpid() differs
+//   is a vfork (or raw clone) child sharing the parent's memory: it must not
+//   write shared state (fd table, cwd state, socket); it uses a one-shot IPC
+//   connection instead.
+// - g_fds[fd] is non-zero only for fds that refer to an object inside a view;
+//   slot1 is non-zero only for a regular file with a presence slot.
+#ifndef VOL_SHIM_SHIM_H_
+#define VOL_SHIM_SHIM_H_
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "path.h"
+#include "sys.h"
+#include "vol/session.h"
+
+#define VOL_API __attribute__((visibility("default")))
+
+namespace vol::shim {
+
+constexpr int kMaxFds = 65536;
+constexpr int kHighFd = 800;  // the shim's own fds live at or above this
+
+struct State {
+  MountTable mounts;
+  char session[kPathMax];
+  char shim_path[kPathMax];   // for putting LD_PRELOAD back in children
+  char ld_preload[kPathMax];  // LD_PRELOAD as this process started
+  bool active;                // a session with at least one mount
+  bool writes;                // rw mounts accept writes (the write path, issue 4)
+  int pid;
+  const unsigned char* presence;  // the fetcher's presence table, or null
+  size_t presence_len;
+};
+extern State g;
+
+struct FdEntry {
+  uint32_t slot1;  // presence slot + 1, or 0 (complete, or not a regular file)
+  uint8_t mount1;  // mount index + 1, or 0 (not in a view)
+  uint8_t flags;   // kFdWrite…
+  uint16_t unused;
+};
+enum : uint8_t { kFdWrite = 1 };
+extern FdEntry g_fds[kMaxFds];
+extern int g_fd_max;  // highest fd ever noted (bounds scans)
+
+inline bool own_process();  // false in a vfork child
+
+// Real libc functions, resolved lazily with dlsym(RTLD_NEXT).
+void* resolve_real(void** slot, const char* name);
+// Reentrancy guard: non-zero while this thread is inside dlsym on the shim's
+// behalf; wrappers entered then pass their arguments through untouched.
+extern __thread int t_resolving __attribute__((tls_model("initial-exec")));
+#define VOL_REAL_DECL_T(name, type) [[maybe_unused]] static __typeof__(type) real_##name##_ptr
+#define VOL_REAL_DECL(name) VOL_REAL_DECL_T(name, decltype(&::name))
+#define VOL_REAL(name)                                                               \
+  (__atomic_load_n(&real_##name##_ptr, __ATOMIC_RELAXED)                             \
+       ? real_##name##_ptr                                                           \
+       : reinterpret_cast<decltype(real_##name##_ptr)>(                              \
+             ::vol::shim::resolve_real(reinterpret_cast<void**>(&real_##name##_ptr), #name)))
+
+// Defines the exported symbol NAME as the C++ function vol_w_NAME (so that the
+// definition does not clash with glibc's declaration and its exception spec),
+// with a lazily resolved pointer to the real one.
+#define VOL_WRAPPER_T(RET, NAME, PARAMS, REALTYPE) \
+  VOL_REAL_DECL_T(NAME, REALTYPE);                 \
+  extern "C" VOL_API RET vol_w_##NAME PARAMS __asm__(#NAME); \
+  extern "C" RET vol_w_##NAME PARAMS
+#define VOL_WRAPPER(RET, NAME, PARAMS) VOL_WRAPPER_T(RET, NAME, PARAMS, decltype(&::NAME))
+
+// --- path resolution (resolve.cc) -------------------------------------------
+// A path argument after translation. `path` is what to hand to libc: the
+// caller's own pointer when nothing changed, else `buf`. `mount` is the index
+// of the mount it lies in, or -1.
+struct Resolved {
+  const char* path;
+  int mount;
+  char buf[kPathMax];
+};
+// Translates `path` relative to `dirfd` (AT_FDCWD or a directory fd). Returns
+// false with errno set (ENAMETOOLONG) when it cannot.
+bool resolve(int dirfd, const char* path, Resolved* r);
+// For calls that modify the file system: false with errno = EROFS unless the
+// path's mount accepts writes.
+bool may_write(const Resolved& r);
+// The mount path (as the program sees it) of a resolved path under a mount.
+bool mount_path_of(const Resolved& r, char* out, size_t cap);
+// Rewrites a view path in place (buf of size cap) to its mount path. Returns
+// the new length, or -1 (ERANGE) if it does not fit; unchanged paths keep theirs.
+long untranslate_in_place(char* buf, size_t cap);
+void update_cwd();
+
+// --- fds and presence (fds.cc) ----------------------------------------------
+void fd_note(int fd, int mount, int open_flags);  // fd was opened inside a view
+void fd_forget(int fd);
+void fd_copy(int from, int to);
+void fd_scan_inherited();
+// Makes [off, off+len) of fd present (off < 0: the fd's current offset).
+// Returns 0, or -1 with errno set (EIO when the fetcher is gone).
+int ensure_range(int fd, long off, size_t len);
+int ensure_all(int fd);
+int ensure_path(const char* real_path);  // a view file by its real path
+int ensure_inherited();                  // every incomplete fd without FD_CLOEXEC
+inline int fd_needs_check(int fd) {
+  return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
+}
+
+// --- IPC with the fetcher (ipc.cc) --------------------------------------------
+// Sends one request and waits for its response. Returns 0 or an errno value.
+int ipc_call(vol_request* req, size_t path_len, vol_response* resp);
+void notify_changed(const char* mount_path);
+bool is_shim_fd(int fd);   // the IPC socket
+int shim_fd();             // the IPC socket's fd, or -1
+void shim_fd_lost(int fd); // fd is about to be replaced (dup2 onto it)
+void ipc_atfork_prepare();
+void ipc_atfork_parent();
+void ipc_atfork_child();
+
+// --- small helpers --------------------------------------------------------------
+void say(const char* a, const char* b = nullptr, const char* c = nullptr,
+         const char* d = nullptr);  // one line on stderr, "vol: a b c d"
+
+inline bool own_process() {
+  return (int)raw_getpid() == g.pid;
+}
+
+}  // namespace vol::shim
+
+#endif  // VOL_SHIM_SHIM_H_

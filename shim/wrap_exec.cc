@@ -1,0 +1,317 @@
+// Processes and code loading: exec and posix_spawn (translate the binary's
+// path, make every view file the child can read without the shim complete, and
+// put the session's environment back if the program stripped it), dlopen of a
+// library on a volume, and the refusal of the program's own io_uring.
+//
+// Invariant: nothing here allocates or writes shared state, because exec is
+// often called in a vfork child that shares the parent's memory. The child's
+// environment is built on the stack.
+#undef _FORTIFY_SOURCE
+#include <errno.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+using namespace vol::shim;
+
+namespace {
+
+constexpr int kEnvExtra = 3;
+
+bool env_has(const char* entry, const char* name, size_t n) {
+  return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+// Copies envp into out (capacity n + kEnvExtra + 1) with VOL_SESSION, VOL_SHIM
+// and the shim in LD_PRELOAD put back where missing. bufs holds new strings.
+struct EnvBufs {
+  char session[kPathMax + 16];
+  char shim[kPathMax + 16];
+  char preload[2 * kPathMax + 16];
+};
+void fix_env(char* const* envp, char** out, EnvBufs* b) {
+  int n = 0;
+  bool has_session = false, has_shim = false, has_preload = false;
+  size_t shim_len = strlen(g.shim_path);
+  for (char* const* e = envp; e && *e; e++) {
+    char* v = *e;
+    if (env_has(v, VOL_SESSION_ENV, sizeof VOL_SESSION_ENV - 1)) has_session = true;
+    if (env_has(v, VOL_SHIM_ENV, sizeof VOL_SHIM_ENV - 1)) has_shim = true;
+    if (env_has(v, "LD_PRELOAD", 10)) {
+      has_preload = true;
+      if (shim_len && !strstr(v + 11, g.shim_path) && !strstr(v + 11, "libvolshim")) {
+        size_t old = strlen(v + 11);
+        if (11 + shim_len + 1 + old + 1 <= sizeof b->preload) {
+          memcpy(b->preload, "LD_PRELOAD=", 11);
+          memcpy(b->preload + 11, g.shim_path, shim_len);
+          b->preload[11 + shim_len] = ':';
+          memcpy(b->preload + 12 + shim_len, v + 11, old + 1);
+          v = b->preload;
+        }
+      }
+    }
+    out[n++] = v;
+  }
+  if (!has_session) {
+    path_concat(b->session, sizeof b->session, "VOL_SESSION=", 12, g.session);
+    out[n++] = b->session;
+  }
+  if (!has_shim && shim_len) {
+    path_concat(b->shim, sizeof b->shim, "VOL_SHIM=", 9, g.shim_path);
+    out[n++] = b->shim;
+  }
+  if (!has_preload && shim_len) {
+    path_concat(b->preload, sizeof b->preload, "LD_PRELOAD=", 11, g.shim_path);
+    out[n++] = b->preload;
+  }
+  out[n] = nullptr;
+}
+
+int env_count(char* const* envp) {
+  int n = 0;
+  while (envp && envp[n]) n++;
+  return n;
+}
+
+// What every exec and spawn does before the real call: the binary and every
+// inherited incomplete fd are made complete (the child reads them without us).
+bool before_exec(const Resolved& r) {
+  if (r.mount >= 0 && ensure_path(r.path) < 0) return false;
+  return ensure_inherited() == 0;
+}
+
+}  // namespace
+
+VOL_WRAPPER(int, execve, (const char* path, char* const argv[], char* const envp[])) {
+  if (!g.active) return VOL_REAL(execve)(path, argv, envp);
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r) || !before_exec(r)) return -1;
+  char* env[env_count(envp) + kEnvExtra + 1];
+  EnvBufs bufs;
+  fix_env(envp, env, &bufs);
+  return VOL_REAL(execve)(r.path, argv, env);
+}
+
+VOL_WRAPPER(int, execveat, (int dirfd, const char* path, char* const argv[], char* const envp[], int flags)) {
+  if (!g.active) return VOL_REAL(execveat)(dirfd, path, argv, envp, flags);
+  Resolved r;
+  if (!resolve(dirfd, path, &r)) return -1;
+  if ((flags & AT_EMPTY_PATH) && path && !path[0] && fd_needs_check(dirfd) &&
+      ensure_all(dirfd) < 0)
+    return -1;
+  if (!before_exec(r)) return -1;
+  char* env[env_count(envp) + kEnvExtra + 1];
+  EnvBufs bufs;
+  fix_env(envp, env, &bufs);
+  return VOL_REAL(execveat)(dirfd, r.path, argv, env, flags);
+}
+
+VOL_WRAPPER(int, fexecve, (int fd, char* const argv[], char* const envp[])) {
+  if (!g.active) return VOL_REAL(fexecve)(fd, argv, envp);
+  if (fd_needs_check(fd) && ensure_all(fd) < 0) return -1;
+  if (ensure_inherited() < 0) return -1;
+  char* env[env_count(envp) + kEnvExtra + 1];
+  EnvBufs bufs;
+  fix_env(envp, env, &bufs);
+  return VOL_REAL(fexecve)(fd, argv, env);
+}
+
+VOL_WRAPPER(int, execv, (const char* path, char* const argv[])) {
+  return vol_w_execve(path, argv, environ);
+}
+
+// PATH search, as glibc's execvpe does it, but through the shim's execve so that
+// PATH entries under a mount work.
+VOL_WRAPPER(int, execvpe, (const char* file, char* const argv[], char* const envp[])) {
+  if (!g.active || !file || !*file || strchr(file, '/')) return vol_w_execve(file, argv, envp);
+  const char* path = getenv("PATH");
+  if (!path) path = "/bin:/usr/bin";
+  bool eacces = false;
+  size_t flen = strlen(file);
+  for (const char* p = path;; p++) {
+    const char* end = strchrnul(p, ':');
+    char full[kPathMax];
+    size_t dlen = (size_t)(end - p);
+    if (dlen + flen + 2 <= sizeof full) {
+      memcpy(full, p, dlen);
+      size_t k = dlen;
+      if (k) full[k++] = '/';
+      memcpy(full + k, file, flen + 1);
+      vol_w_execve(full, argv, envp);
+      if (errno == ENOEXEC) {
+        // A script without #!: glibc runs it with /bin/sh.
+        int argc = 0;
+        while (argv[argc]) argc++;
+        char* sh_argv[argc + 2];
+        sh_argv[0] = const_cast<char*>("/bin/sh");
+        sh_argv[1] = full;
+        for (int i = 1; i <= argc; i++) sh_argv[i + 1] = argv[i];
+        vol_w_execve("/bin/sh", sh_argv, envp);
+        return -1;
+      }
+      if (errno == EACCES) eacces = true;
+      else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
+               errno != ETIMEDOUT)
+        return -1;
+    }
+    if (!*end) break;
+    p = end;
+  }
+  errno = eacces ? EACCES : ENOENT;
+  return -1;
+}
+VOL_WRAPPER(int, execvp, (const char* file, char* const argv[])) {
+  return vol_w_execvpe(file, argv, environ);
+}
+
+// execl*: gather the variadic argv on the stack.
+#define VOL_GATHER_ARGV(LAST)                          \
+  va_list ap;                                          \
+  va_start(ap, arg);                                   \
+  int argc = 1;                                        \
+  {                                                    \
+    va_list c;                                         \
+    va_copy(c, ap);                                    \
+    while (va_arg(c, char*)) argc++;                   \
+    va_end(c);                                         \
+  }                                                    \
+  char* argv[argc + 1];                                \
+  argv[0] = const_cast<char*>(arg);                    \
+  for (int i = 1; i <= argc; i++) argv[i] = va_arg(ap, char*); \
+  LAST;                                                \
+  va_end(ap)
+
+extern "C" VOL_API int vol_w_execl(const char*, const char*, ...) __asm__("execl");
+extern "C" int vol_w_execl(const char* path, const char* arg, ...) {
+  VOL_GATHER_ARGV((void)0);
+  return vol_w_execve(path, argv, environ);
+}
+extern "C" VOL_API int vol_w_execlp(const char*, const char*, ...) __asm__("execlp");
+extern "C" int vol_w_execlp(const char* file, const char* arg, ...) {
+  VOL_GATHER_ARGV((void)0);
+  return vol_w_execvpe(file, argv, environ);
+}
+extern "C" VOL_API int vol_w_execle(const char*, const char*, ...) __asm__("execle");
+extern "C" int vol_w_execle(const char* path, const char* arg, ...) {
+  char* const* envp;
+  VOL_GATHER_ARGV(envp = va_arg(ap, char* const*));
+  return vol_w_execve(path, argv, envp);
+}
+
+// posix_spawn: the same as exec, done before the real spawn.
+VOL_WRAPPER(int, posix_spawn,
+            (pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
+             const posix_spawnattr_t* at, char* const argv[], char* const envp[])) {
+  if (!g.active) return VOL_REAL(posix_spawn)(pid, path, fa, at, argv, envp);
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r) || !before_exec(r)) return errno;
+  char* env[env_count(envp) + kEnvExtra + 1];
+  EnvBufs bufs;
+  fix_env(envp, env, &bufs);
+  return VOL_REAL(posix_spawn)(pid, r.path, fa, at, argv, env);
+}
+VOL_WRAPPER(int, posix_spawnp,
+            (pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
+             const posix_spawnattr_t* at, char* const argv[], char* const envp[])) {
+  if (!g.active) return VOL_REAL(posix_spawnp)(pid, file, fa, at, argv, envp);
+  if (strchr(file, '/')) return vol_w_posix_spawn(pid, file, fa, at, argv, envp);
+  // A PATH entry under a mount needs translating; glibc's own search does the rest.
+  const char* path = getenv("PATH");
+  for (const char* p = path; p && *p;) {
+    const char* end = strchrnul(p, ':');
+    char full[kPathMax];
+    size_t dlen = (size_t)(end - p);
+    if (dlen && p[0] == '/' && dlen + strlen(file) + 2 <= sizeof full) {
+      memcpy(full, p, dlen);
+      full[dlen] = '/';
+      strcpy(full + dlen + 1, file);
+      Resolved r;
+      if (resolve(AT_FDCWD, full, &r) && r.mount >= 0 && sys(SYS_access, r.path, X_OK) == 0)
+        return vol_w_posix_spawn(pid, full, fa, at, argv, envp);
+      if (mount_of(g.mounts, full) < 0 && sys(SYS_access, full, X_OK) == 0) break;
+    }
+    if (!*end) break;
+    p = end + 1;
+  }
+  if (!before_exec(Resolved{file, -1, {}})) return errno;
+  char* env[env_count(envp) + kEnvExtra + 1];
+  EnvBufs bufs;
+  fix_env(envp, env, &bufs);
+  return VOL_REAL(posix_spawnp)(pid, file, fa, at, argv, env);
+}
+// File actions run inside glibc's spawn, out of the shim's sight: translate now.
+VOL_WRAPPER(int, posix_spawn_file_actions_addopen,
+            (posix_spawn_file_actions_t* fa, int fd, const char* path, int flags, mode_t mode)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r)) return errno;
+  if (r.mount >= 0 && ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC))) &&
+      !may_write(r))
+    return errno;
+  return VOL_REAL(posix_spawn_file_actions_addopen)(fa, fd, r.path, flags, mode);
+}
+VOL_WRAPPER(int, posix_spawn_file_actions_addchdir_np,
+            (posix_spawn_file_actions_t* fa, const char* path)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r)) return errno;
+  return VOL_REAL(posix_spawn_file_actions_addchdir_np)(fa, r.path);
+}
+
+// dlopen: the loader maps the file itself, so it must be complete first.
+VOL_WRAPPER(void*, dlopen, (const char* file, int flags)) {
+  if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlopen)(file, flags);
+  Resolved r;
+  if (!resolve(AT_FDCWD, file, &r)) return nullptr;
+  if (r.mount >= 0 && ensure_path(r.path) < 0) return nullptr;
+  return VOL_REAL(dlopen)(r.path, flags);
+}
+VOL_WRAPPER(void*, dlmopen, (Lmid_t lm, const char* file, int flags)) {
+  if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlmopen)(lm, file, flags);
+  Resolved r;
+  if (!resolve(AT_FDCWD, file, &r)) return nullptr;
+  if (r.mount >= 0 && ensure_path(r.path) < 0) return nullptr;
+  return VOL_REAL(dlmopen)(lm, r.path, flags);
+}
+
+// ---- io_uring is refused: its reads would bypass the lazy-content guard ---------
+extern "C" VOL_API long vol_w_syscall(long, ...) __asm__("syscall");
+VOL_REAL_DECL_T(syscall, long (*)(long, ...));
+extern "C" long vol_w_syscall(long n, ...) {
+  va_list ap;
+  va_start(ap, n);
+  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+  va_end(ap);
+  if (n == SYS_io_uring_setup && g.active) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return VOL_REAL(syscall)(n, a1, a2, a3, a4, a5, a6);
+}
+// By name: liburing's exported helpers, which make the system call themselves.
+extern "C" VOL_API int io_uring_setup(unsigned, void*);
+extern "C" int io_uring_setup(unsigned entries, void* params) {
+  VOL_REAL_DECL_T(io_uring_setup, int (*)(unsigned, void*));
+  if (g.active) {
+    errno = ENOSYS;
+    return -1;
+  }
+  if (!real_io_uring_setup_ptr &&
+      !(real_io_uring_setup_ptr = reinterpret_cast<int (*)(unsigned, void*)>(
+            dlsym(RTLD_NEXT, "io_uring_setup"))))
+    return (int)sys(SYS_io_uring_setup, entries, params) < 0 ? (errno = ENOSYS, -1) : 0;
+  return real_io_uring_setup_ptr(entries, params);
+}
+#define VOL_GEN_URING_INIT(NAME, PARAMS, ARGS)                               \
+  extern "C" VOL_API int NAME PARAMS;                                        \
+  extern "C" int NAME PARAMS {                                               \
+    if (g.active) return -ENOSYS; /* liburing returns -errno */              \
+    static int (*real) PARAMS;                                               \
+    if (!real) real = reinterpret_cast<int(*) PARAMS>(dlsym(RTLD_NEXT, #NAME)); \
+    return real ? real ARGS : -ENOSYS;                                       \
+  }
+VOL_GEN_URING_INIT(io_uring_queue_init, (unsigned e, void* ring, unsigned f), (e, ring, f))
+VOL_GEN_URING_INIT(io_uring_queue_init_params, (unsigned e, void* ring, void* p), (e, ring, p))

@@ -1,0 +1,252 @@
+// Wrappers for calls on fds: the lazy-content guard on every read of a view
+// file, the fd table's bookkeeping (dup, fcntl, close), calls that read an fd
+// where the shim cannot see it (mmap, sendfile, splice, copy_file_range,
+// FICLONE) and fd-based modifications (EROFS on read-only mounts).
+//
+// Invariant: an fd that is not an incomplete view file costs one load of its
+// fd-table entry; nothing else happens before the real call.
+#undef _FORTIFY_SOURCE
+#include <errno.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "vol/vol.h"
+
+using namespace vol::shim;
+
+namespace {
+
+size_t iov_len(const struct iovec* iov, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += iov[i].iov_len;
+  return total;
+}
+
+}  // namespace
+
+// ---- reads: RET NAME(PARAMS), guard (fd, offset or -1, length) -----------------
+#define VOL_READS(X)                                                                        \
+  X(ssize_t, read, (int fd, void* b, size_t n), (fd, b, n), -1, n)                          \
+  X(ssize_t, pread, (int fd, void* b, size_t n, off_t o), (fd, b, n, o), o, n)              \
+  X(ssize_t, pread64, (int fd, void* b, size_t n, off64_t o), (fd, b, n, o), o, n)          \
+  X(ssize_t, readv, (int fd, const struct iovec* v, int c), (fd, v, c), -1, iov_len(v, c))  \
+  X(ssize_t, preadv, (int fd, const struct iovec* v, int c, off_t o), (fd, v, c, o), o,     \
+    iov_len(v, c))                                                                          \
+  X(ssize_t, preadv64, (int fd, const struct iovec* v, int c, off64_t o), (fd, v, c, o), o, \
+    iov_len(v, c))                                                                          \
+  X(ssize_t, preadv2, (int fd, const struct iovec* v, int c, off_t o, int f),               \
+    (fd, v, c, o, f), o, iov_len(v, c))                                                     \
+  X(ssize_t, preadv64v2, (int fd, const struct iovec* v, int c, off64_t o, int f),          \
+    (fd, v, c, o, f), o, iov_len(v, c))
+
+#define VOL_GEN_READ(RET, NAME, PARAMS, ARGS, OFF, LEN)                      \
+  VOL_WRAPPER(RET, NAME, PARAMS) {                                           \
+    if (__builtin_expect(fd_needs_check(fd), 0) && ensure_range(fd, OFF, LEN) < 0) \
+      return -1;                                                             \
+    return VOL_REAL(NAME) ARGS;                                              \
+  }
+VOL_READS(VOL_GEN_READ)
+
+// The fortified reads. __read_chk(fd, buf, n, buflen) etc.
+using read_chk_fn = ssize_t (*)(int, void*, size_t, size_t);
+using pread_chk_fn = ssize_t (*)(int, void*, size_t, off_t, size_t);
+VOL_WRAPPER_T(ssize_t, __read_chk, (int fd, void* b, size_t n, size_t bl), read_chk_fn) {
+  if (fd_needs_check(fd) && ensure_range(fd, -1, n) < 0) return -1;
+  return VOL_REAL(__read_chk)(fd, b, n, bl);
+}
+VOL_WRAPPER_T(ssize_t, __pread_chk, (int fd, void* b, size_t n, off_t o, size_t bl), pread_chk_fn) {
+  if (fd_needs_check(fd) && ensure_range(fd, o, n) < 0) return -1;
+  return VOL_REAL(__pread_chk)(fd, b, n, o, bl);
+}
+VOL_WRAPPER_T(ssize_t, __pread64_chk, (int fd, void* b, size_t n, off_t o, size_t bl), pread_chk_fn) {
+  if (fd_needs_check(fd) && ensure_range(fd, o, n) < 0) return -1;
+  return VOL_REAL(__pread64_chk)(fd, b, n, o, bl);
+}
+
+// ---- reads the shim cannot see: make the range present first -----------------------
+VOL_WRAPPER(void*, mmap, (void* a, size_t n, int prot, int flags, int fd, off_t o)) {
+  if (!(flags & MAP_ANONYMOUS) && fd >= 0 && fd_needs_check(fd) && ensure_range(fd, o, n) < 0)
+    return MAP_FAILED;
+  return VOL_REAL(mmap)(a, n, prot, flags, fd, o);
+}
+VOL_WRAPPER(void*, mmap64, (void* a, size_t n, int prot, int flags, int fd, off64_t o)) {
+  if (!(flags & MAP_ANONYMOUS) && fd >= 0 && fd_needs_check(fd) && ensure_range(fd, o, n) < 0)
+    return MAP_FAILED;
+  return VOL_REAL(mmap64)(a, n, prot, flags, fd, o);
+}
+VOL_WRAPPER(ssize_t, sendfile, (int out, int in, off_t* o, size_t n)) {
+  if (fd_needs_check(in) && ensure_range(in, o ? *o : -1, n) < 0) return -1;
+  return VOL_REAL(sendfile)(out, in, o, n);
+}
+VOL_WRAPPER(ssize_t, sendfile64, (int out, int in, off64_t* o, size_t n)) {
+  if (fd_needs_check(in) && ensure_range(in, o ? *o : -1, n) < 0) return -1;
+  return VOL_REAL(sendfile64)(out, in, o, n);
+}
+VOL_WRAPPER(ssize_t, splice, (int in, loff_t* oi, int out, loff_t* oo, size_t n, unsigned f)) {
+  if (fd_needs_check(in) && ensure_range(in, oi ? *oi : -1, n) < 0) return -1;
+  return VOL_REAL(splice)(in, oi, out, oo, n, f);
+}
+VOL_WRAPPER(ssize_t, copy_file_range,
+            (int in, loff_t* oi, int out, loff_t* oo, size_t n, unsigned f)) {
+  if (fd_needs_check(in) && ensure_range(in, oi ? *oi : -1, n) < 0) return -1;
+  if ((unsigned)out < (unsigned)kMaxFds && g_fds[out].mount1 && !(g_fds[out].flags & kFdWrite)) {
+    errno = EBADF;
+    return -1;
+  }
+  return VOL_REAL(copy_file_range)(in, oi, out, oo, n, f);
+}
+
+// ioctl: FICLONE/FICLONERANGE share the source's blocks, holes included.
+extern "C" VOL_API int vol_w_ioctl(int, unsigned long, ...) __asm__("ioctl");
+VOL_REAL_DECL_T(ioctl, int (*)(int, unsigned long, ...));
+extern "C" int vol_w_ioctl(int fd, unsigned long req, ...) {
+  va_list ap;
+  va_start(ap, req);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  if (g.active) {
+    if (req == FICLONE && ensure_all((int)(long)arg) < 0) return -1;
+    if (req == FICLONERANGE) {
+      auto* r = static_cast<const struct file_clone_range*>(arg);
+      if (ensure_range((int)r->src_fd, (long)r->src_offset,
+                       r->src_length ? r->src_length : ~(size_t)0 >> 1) < 0)
+        return -1;
+    }
+  }
+  return VOL_REAL(ioctl)(fd, req, arg);
+}
+
+// ---- the fd table: dup copies an entry, close clears it ----------------------------
+VOL_WRAPPER(int, dup, (int fd)) {
+  int nfd = VOL_REAL(dup)(fd);
+  if (nfd >= 0) fd_copy(fd, nfd);
+  return nfd;
+}
+VOL_WRAPPER(int, dup2, (int fd, int nfd)) {
+  if (g.active) shim_fd_lost(nfd);
+  int ret = VOL_REAL(dup2)(fd, nfd);
+  if (ret >= 0 && fd != nfd) fd_copy(fd, nfd);
+  return ret;
+}
+VOL_WRAPPER(int, dup3, (int fd, int nfd, int flags)) {
+  if (g.active) shim_fd_lost(nfd);
+  int ret = VOL_REAL(dup3)(fd, nfd, flags);
+  if (ret >= 0) fd_copy(fd, nfd);
+  return ret;
+}
+#define VOL_GEN_FCNTL(NAME)                                                    \
+  extern "C" VOL_API int vol_w_##NAME(int, int, ...) __asm__(#NAME);           \
+  VOL_REAL_DECL_T(NAME, int (*)(int, int, ...));                               \
+  extern "C" int vol_w_##NAME(int fd, int cmd, ...) {                          \
+    va_list ap;                                                                \
+    va_start(ap, cmd);                                                         \
+    void* arg = va_arg(ap, void*);                                             \
+    va_end(ap);                                                                \
+    int ret = VOL_REAL(NAME)(fd, cmd, arg);                                    \
+    if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) fd_copy(fd, ret); \
+    return ret;                                                                \
+  }
+VOL_GEN_FCNTL(fcntl)
+VOL_GEN_FCNTL(fcntl64)
+
+// A write fd's file is reported again when it is closed (its content is final).
+static void closing(int fd) {
+  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1) return;
+  if ((g_fds[fd].flags & kFdWrite) && own_process()) {
+    char link[32], real[kPathMax], mp[kPathMax];
+    int n = 0;
+    char num[12];
+    for (int v = fd; n == 0 || v; v /= 10) num[n++] = (char)('0' + v % 10);
+    memcpy(link, "/proc/self/fd/", 14);
+    for (int i = 0; i < n; i++) link[14 + i] = num[n - 1 - i];
+    link[14 + n] = '\0';
+    long len = sys(SYS_readlinkat, AT_FDCWD, link, real, sizeof real - 1);
+    if (len > 0) {
+      real[len] = '\0';
+      if (untranslate(g.mounts, real, mp, sizeof mp) > 0) notify_changed(mp);
+    }
+  }
+  fd_forget(fd);
+}
+
+VOL_WRAPPER(int, close, (int fd)) {
+  if (g.active) {
+    if (is_shim_fd(fd)) return 0;  // the shim's own socket stays open
+    closing(fd);
+  }
+  return VOL_REAL(close)(fd);
+}
+
+// close_range and closefrom close everything but the shim's socket.
+VOL_REAL_DECL_T(close_range, int (*)(unsigned, unsigned, int));
+extern "C" VOL_API int vol_w_close_range(unsigned, unsigned, int) __asm__("close_range");
+extern "C" int vol_w_close_range(unsigned lo, unsigned hi, int flags) {
+  auto real = VOL_REAL(close_range);
+  if (!g.active) return real(lo, hi, flags);
+  if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+    int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
+    for (unsigned fd = lo; fd <= hi && (int)fd <= max && fd < (unsigned)kMaxFds; fd++)
+      if (g_fds[fd].mount1) closing((int)fd);
+  }
+  int s = shim_fd();
+  if (s >= 0 && (unsigned)s >= lo && (unsigned)s <= hi) {
+    int ret = (unsigned)s > lo ? real(lo, (unsigned)s - 1, flags) : 0;
+    if (ret == 0 && (unsigned)s < hi) ret = real((unsigned)s + 1, hi, flags);
+    return ret;
+  }
+  return real(lo, hi, flags);
+}
+VOL_WRAPPER(void, closefrom, (int lo)) {
+  if (!g.active) return VOL_REAL(closefrom)(lo);
+  vol_w_close_range((unsigned)lo, ~0U, 0);
+}
+
+// ---- fd-based modifications: EROFS on a view fd whose mount refuses writes --------
+static bool fd_may_write(int fd) {
+  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1) return true;
+  int m = g_fds[fd].mount1 - 1;
+  if (g.writes && g.mounts.m[m].rw) return true;
+  errno = EROFS;
+  return false;
+}
+#define VOL_FD_WRITES(X)                                                              \
+  X(int, ftruncate, (int fd, off_t l), (fd, l))                                        \
+  X(int, ftruncate64, (int fd, off64_t l), (fd, l))                                    \
+  X(int, fchmod, (int fd, mode_t m), (fd, m))                                          \
+  X(int, fchown, (int fd, uid_t u, gid_t g), (fd, u, g))                               \
+  X(int, futimens, (int fd, const struct timespec* t), (fd, t))                        \
+  X(int, futimes, (int fd, const struct timeval* t), (fd, t))                          \
+  X(int, fallocate, (int fd, int m, off_t o, off_t l), (fd, m, o, l))                  \
+  X(int, fallocate64, (int fd, int m, off64_t o, off64_t l), (fd, m, o, l))            \
+  X(int, posix_fallocate, (int fd, off_t o, off_t l), (fd, o, l))                      \
+  X(int, posix_fallocate64, (int fd, off64_t o, off64_t l), (fd, o, l))                \
+  X(int, fsetxattr, (int fd, const char* n, const void* v, size_t s, int f), (fd, n, v, s, f)) \
+  X(int, fremovexattr, (int fd, const char* n), (fd, n))
+#define VOL_GEN_FD_WRITE(RET, NAME, PARAMS, ARGS)  \
+  VOL_WRAPPER(RET, NAME, PARAMS) {                 \
+    if (!fd_may_write(fd)) return -1;              \
+    return VOL_REAL(NAME) ARGS;                    \
+  }
+VOL_FD_WRITES(VOL_GEN_FD_WRITE)
+
+// ---- sync and syncfs commit the session's writes (the write path) -------------------
+VOL_WRAPPER(void, sync, (void)) {
+  VOL_REAL(sync)();
+  if (g.active && g.writes) vol_commit("");
+}
+VOL_WRAPPER(int, syncfs, (int fd)) {
+  int ret = VOL_REAL(syncfs)(fd);
+  if (ret == 0 && g.active && g.writes && (unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1)
+    return vol_commit(g.mounts.m[g_fds[fd].mount1 - 1].mount);
+  return ret;
+}

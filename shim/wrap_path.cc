@@ -1,0 +1,536 @@
+// Wrappers for calls that take path arguments: each translates its paths with
+// resolve() and hands glibc a real local path. Calls that modify the file
+// system go through may_write() (EROFS unless the mount accepts writes) and
+// report the changed mount path to the fetcher.
+//
+// The wrappers are generated from tables (X-macros), one row per symbol,
+// grouped as in shared/RESEARCH.md. Special cases (open, rename, results that
+// are paths) are written out below the tables.
+#undef _FORTIFY_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <type_traits>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "shim.h"
+
+namespace vol::shim {
+namespace {
+
+// Tells the fetcher that the path behind r changed (errno preserved).
+void changed(const Resolved& r) {
+  if (r.mount < 0) return;
+  int saved = errno;
+  char mp[kPathMax];
+  if (mount_path_of(r, mp, sizeof mp)) notify_changed(mp);
+  errno = saved;
+}
+
+template <typename T>
+T fail() {
+  if constexpr (std::is_pointer_v<T>) return nullptr;
+  else return (T)-1;
+}
+
+bool is_write_open(int flags) {
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) ||
+         (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+}  // namespace
+}  // namespace vol::shim
+
+using namespace vol::shim;
+
+// ---- read-only calls with one path: RET NAME(const char* path, ...) ----------
+#define VOL_PATH_READ(X)                                                                   \
+  X(int, stat, (const char* path, struct stat* b), (r.path, b))                             \
+  X(int, lstat, (const char* path, struct stat* b), (r.path, b))                            \
+  X(int, stat64, (const char* path, struct stat64* b), (r.path, b))                         \
+  X(int, lstat64, (const char* path, struct stat64* b), (r.path, b))                        \
+  X(int, statfs, (const char* path, struct statfs* b), (r.path, b))                         \
+  X(int, statfs64, (const char* path, struct statfs64* b), (r.path, b))                     \
+  X(int, statvfs, (const char* path, struct statvfs* b), (r.path, b))                       \
+  X(int, statvfs64, (const char* path, struct statvfs64* b), (r.path, b))                   \
+  X(ssize_t, getxattr, (const char* path, const char* n, void* v, size_t s), (r.path, n, v, s)) \
+  X(ssize_t, lgetxattr, (const char* path, const char* n, void* v, size_t s), (r.path, n, v, s)) \
+  X(ssize_t, listxattr, (const char* path, char* l, size_t s), (r.path, l, s))              \
+  X(ssize_t, llistxattr, (const char* path, char* l, size_t s), (r.path, l, s))             \
+  X(long, pathconf, (const char* path, int n), (r.path, n))                                 \
+  X(int, scandir, (const char* path, struct dirent*** l, int (*f)(const struct dirent*),    \
+                   int (*c)(const struct dirent**, const struct dirent**)), (r.path, l, f, c)) \
+  X(int, scandir64, (const char* path, struct dirent64*** l, int (*f)(const struct dirent64*), \
+                     int (*c)(const struct dirent64**, const struct dirent64**)), (r.path, l, f, c))
+
+// ---- read-only calls relative to a directory fd: RET NAME(int dirfd, const char* path, ...)
+#define VOL_AT_READ(X)                                                                     \
+  X(int, fstatat, (int dirfd, const char* path, struct stat* b, int f), (dirfd, r.path, b, f)) \
+  X(int, fstatat64, (int dirfd, const char* path, struct stat64* b, int f), (dirfd, r.path, b, f)) \
+  X(int, statx, (int dirfd, const char* path, int f, unsigned m, struct statx* b),          \
+    (dirfd, r.path, f, m, b))                                                                \
+  X(int, scandirat, (int dirfd, const char* path, struct dirent*** l,                      \
+                     int (*f)(const struct dirent*),                                        \
+                     int (*c)(const struct dirent**, const struct dirent**)),               \
+    (dirfd, r.path, l, f, c))
+
+// ---- calls that modify the file system, one path ------------------------------
+#define VOL_PATH_WRITE(X)                                                                  \
+  X(int, mkdir, (const char* path, mode_t m), (r.path, m))                                  \
+  X(int, rmdir, (const char* path), (r.path))                                               \
+  X(int, unlink, (const char* path), (r.path))                                              \
+  X(int, truncate, (const char* path, off_t l), (r.path, l))                                \
+  X(int, truncate64, (const char* path, off64_t l), (r.path, l))                            \
+  X(int, chmod, (const char* path, mode_t m), (r.path, m))                                  \
+  X(int, chown, (const char* path, uid_t u, gid_t g), (r.path, u, g))                       \
+  X(int, lchown, (const char* path, uid_t u, gid_t g), (r.path, u, g))                      \
+  X(int, utime, (const char* path, const struct utimbuf* t), (r.path, t))                   \
+  X(int, utimes, (const char* path, const struct timeval* t), (r.path, t))                  \
+  X(int, lutimes, (const char* path, const struct timeval* t), (r.path, t))                 \
+  X(int, mknod, (const char* path, mode_t m, dev_t d), (r.path, m, d))                      \
+  X(int, mkfifo, (const char* path, mode_t m), (r.path, m))                                 \
+  X(int, setxattr, (const char* path, const char* n, const void* v, size_t s, int f),       \
+    (r.path, n, v, s, f))                                                                   \
+  X(int, lsetxattr, (const char* path, const char* n, const void* v, size_t s, int f),      \
+    (r.path, n, v, s, f))                                                                   \
+  X(int, removexattr, (const char* path, const char* n), (r.path, n))                       \
+  X(int, lremovexattr, (const char* path, const char* n), (r.path, n))
+
+#define VOL_AT_WRITE(X)                                                                    \
+  X(int, mkdirat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m))              \
+  X(int, unlinkat, (int dirfd, const char* path, int f), (dirfd, r.path, f))                \
+  X(int, fchmodat, (int dirfd, const char* path, mode_t m, int f), (dirfd, r.path, m, f))   \
+  X(int, fchownat, (int dirfd, const char* path, uid_t u, gid_t g, int f),                  \
+    (dirfd, r.path, u, g, f))                                                               \
+  X(int, utimensat, (int dirfd, const char* path, const struct timespec* t, int f),         \
+    (dirfd, r.path, t, f))                                                                  \
+  X(int, futimesat, (int dirfd, const char* path, const struct timeval* t), (dirfd, r.path, t)) \
+  X(int, mknodat, (int dirfd, const char* path, mode_t m, dev_t d), (dirfd, r.path, m, d))  \
+  X(int, mkfifoat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m))
+
+#define VOL_BODY_READ(DIRFD, RET, NAME, ARGS)        \
+  {                                                  \
+    Resolved r;                                      \
+    if (!resolve(DIRFD, path, &r)) return fail<RET>(); \
+    return VOL_REAL(NAME) ARGS;                      \
+  }
+#define VOL_BODY_WRITE(DIRFD, RET, NAME, ARGS)                        \
+  {                                                                   \
+    Resolved r;                                                       \
+    if (!resolve(DIRFD, path, &r) || !may_write(r)) return fail<RET>(); \
+    RET ret = VOL_REAL(NAME) ARGS;                                    \
+    if (ret == 0) changed(r);                                         \
+    return ret;                                                       \
+  }
+#define VOL_GEN_PATH_READ(RET, NAME, PARAMS, ARGS) \
+  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_READ(AT_FDCWD, RET, NAME, ARGS)
+#define VOL_GEN_AT_READ(RET, NAME, PARAMS, ARGS) \
+  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_READ(dirfd, RET, NAME, ARGS)
+#define VOL_GEN_PATH_WRITE(RET, NAME, PARAMS, ARGS) \
+  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(AT_FDCWD, RET, NAME, ARGS)
+#define VOL_GEN_AT_WRITE(RET, NAME, PARAMS, ARGS) \
+  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(dirfd, RET, NAME, ARGS)
+
+VOL_PATH_READ(VOL_GEN_PATH_READ)
+VOL_AT_READ(VOL_GEN_AT_READ)
+VOL_PATH_WRITE(VOL_GEN_PATH_WRITE)
+VOL_AT_WRITE(VOL_GEN_AT_WRITE)
+
+// ---- the pre-2.33 stat ABI (__xstat…): binaries built against older glibc ----
+// struct stat is the kernel's on x86_64 and aarch64, so these map onto fstatat.
+using fstatat_fn = int (*)(int, const char*, struct stat*, int);
+VOL_REAL_DECL_T(fstatat_x, fstatat_fn);
+static int xstat_at(int dirfd, const char* path, void* buf, int flags) {
+  Resolved r;
+  if (!resolve(dirfd, path, &r)) return -1;
+  if (!real_fstatat_x_ptr)
+    resolve_real(reinterpret_cast<void**>(&real_fstatat_x_ptr), "fstatat");
+  return real_fstatat_x_ptr(dirfd, r.path, static_cast<struct stat*>(buf), flags);
+}
+extern "C" VOL_API int vol_w___xstat(int, const char* p, void* b) __asm__("__xstat");
+extern "C" int vol_w___xstat(int, const char* p, void* b) { return xstat_at(AT_FDCWD, p, b, 0); }
+extern "C" VOL_API int vol_w___xstat64(int, const char* p, void* b) __asm__("__xstat64");
+extern "C" int vol_w___xstat64(int, const char* p, void* b) { return xstat_at(AT_FDCWD, p, b, 0); }
+extern "C" VOL_API int vol_w___lxstat(int, const char* p, void* b) __asm__("__lxstat");
+extern "C" int vol_w___lxstat(int, const char* p, void* b) {
+  return xstat_at(AT_FDCWD, p, b, AT_SYMLINK_NOFOLLOW);
+}
+extern "C" VOL_API int vol_w___lxstat64(int, const char* p, void* b) __asm__("__lxstat64");
+extern "C" int vol_w___lxstat64(int, const char* p, void* b) {
+  return xstat_at(AT_FDCWD, p, b, AT_SYMLINK_NOFOLLOW);
+}
+extern "C" VOL_API int vol_w___fxstatat(int, int d, const char* p, void* b, int f) __asm__("__fxstatat");
+extern "C" int vol_w___fxstatat(int, int d, const char* p, void* b, int f) { return xstat_at(d, p, b, f); }
+extern "C" VOL_API int vol_w___fxstatat64(int, int d, const char* p, void* b, int f) __asm__("__fxstatat64");
+extern "C" int vol_w___fxstatat64(int, int d, const char* p, void* b, int f) { return xstat_at(d, p, b, f); }
+
+// ---- access: a write-access question on a read-only mount is EROFS ------------
+static int access_check(const Resolved& r, int mode) {
+  if ((mode & W_OK) && !may_write(r)) return -1;
+  return 0;
+}
+VOL_WRAPPER(int, access, (const char* path, int mode)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r) || access_check(r, mode)) return -1;
+  return VOL_REAL(access)(r.path, mode);
+}
+VOL_WRAPPER(int, euidaccess, (const char* path, int mode)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r) || access_check(r, mode)) return -1;
+  return VOL_REAL(euidaccess)(r.path, mode);
+}
+VOL_WRAPPER(int, eaccess, (const char* path, int mode)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r) || access_check(r, mode)) return -1;
+  return VOL_REAL(eaccess)(r.path, mode);
+}
+VOL_WRAPPER(int, faccessat, (int dirfd, const char* path, int mode, int flags)) {
+  Resolved r;
+  if (!resolve(dirfd, path, &r) || access_check(r, mode)) return -1;
+  return VOL_REAL(faccessat)(dirfd, r.path, mode, flags);
+}
+
+// ---- open -----------------------------------------------------------------------
+// Every open funnels into the real openat. A read-only open of a view file is
+// noted in the fd table (the lazy-content guard); a write-open needs a writable
+// mount and first makes a committed file complete (copy-up) unless it truncates.
+VOL_REAL_DECL(openat);
+static int open_impl(int dirfd, const char* path, int flags, mode_t mode) {
+  Resolved r;
+  if (!resolve(dirfd, path, &r)) return -1;
+  auto real = VOL_REAL(openat);
+  if (r.mount < 0) {
+    int fd = real(dirfd, r.path, flags, mode);
+    // A reopen through /proc/self/fd or /dev/fd may land in a view.
+    if (fd >= 0 && g.active && path && path[0] == '/' &&
+        (strncmp(path, "/proc/self/fd/", 14) == 0 || strncmp(path, "/dev/fd/", 8) == 0)) {
+      char real_path[kPathMax];
+      long n = sys(SYS_readlinkat, AT_FDCWD, r.path, real_path, sizeof real_path - 1);
+      if (n > 0) {
+        real_path[n] = '\0';
+        int v = view_of(g.mounts, real_path);
+        if (v >= 0) fd_note(fd, v, flags);
+      }
+    }
+    return fd;
+  }
+  bool writes = is_write_open(flags);
+  if (writes) {
+    if (!may_write(r)) return -1;
+    if (!(flags & O_TRUNC) && ensure_path(r.path) < 0) return -1;  // copy-up
+  } else if ((flags & O_CREAT) && !may_write(r)) {
+    // O_CREAT of an existing file only opens it; creating one is a write.
+    int fd = real(dirfd, r.path, flags & ~(O_CREAT | O_EXCL), 0);
+    if (fd >= 0 && (flags & O_EXCL)) {
+      sys(SYS_close, fd);
+      errno = EEXIST;
+      return -1;
+    }
+    if (fd < 0 && errno == ENOENT) errno = EROFS;
+    if (fd >= 0) fd_note(fd, r.mount, flags);
+    return fd;
+  }
+  int fd = real(dirfd, r.path, flags, mode);
+  if (fd >= 0) {
+    fd_note(fd, r.mount, flags);
+    if (writes || (flags & O_CREAT)) changed(r);
+  }
+  return fd;
+}
+
+static mode_t open_mode(int flags, va_list ap) {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+#define VOL_GEN_OPEN(NAME)                                            \
+  extern "C" VOL_API int vol_w_##NAME(const char*, int, ...) __asm__(#NAME); \
+  extern "C" int vol_w_##NAME(const char* path, int flags, ...) {     \
+    va_list ap;                                                       \
+    va_start(ap, flags);                                              \
+    mode_t mode = open_mode(flags, ap);                               \
+    va_end(ap);                                                       \
+    return open_impl(AT_FDCWD, path, flags, mode);                    \
+  }
+#define VOL_GEN_OPENAT(NAME)                                               \
+  extern "C" VOL_API int vol_w_##NAME(int, const char*, int, ...) __asm__(#NAME); \
+  extern "C" int vol_w_##NAME(int dirfd, const char* path, int flags, ...) { \
+    va_list ap;                                                            \
+    va_start(ap, flags);                                                   \
+    mode_t mode = open_mode(flags, ap);                                    \
+    va_end(ap);                                                            \
+    return open_impl(dirfd, path, flags, mode);                            \
+  }
+VOL_GEN_OPEN(open)
+VOL_GEN_OPEN(open64)
+VOL_GEN_OPENAT(openat)
+VOL_GEN_OPENAT(openat64)
+
+// The fortified entry points (_FORTIFY_SOURCE builds call these).
+extern "C" VOL_API int vol_w___open_2(const char*, int) __asm__("__open_2");
+extern "C" int vol_w___open_2(const char* path, int flags) { return open_impl(AT_FDCWD, path, flags, 0); }
+extern "C" VOL_API int vol_w___open64_2(const char*, int) __asm__("__open64_2");
+extern "C" int vol_w___open64_2(const char* path, int flags) { return open_impl(AT_FDCWD, path, flags, 0); }
+extern "C" VOL_API int vol_w___openat_2(int, const char*, int) __asm__("__openat_2");
+extern "C" int vol_w___openat_2(int d, const char* path, int flags) { return open_impl(d, path, flags, 0); }
+extern "C" VOL_API int vol_w___openat64_2(int, const char*, int) __asm__("__openat64_2");
+extern "C" int vol_w___openat64_2(int d, const char* path, int flags) { return open_impl(d, path, flags, 0); }
+VOL_WRAPPER(int, creat, (const char* path, mode_t mode)) {
+  return open_impl(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+VOL_WRAPPER(int, creat64, (const char* path, mode_t mode)) {
+  return open_impl(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+// ---- stdio: glibc reads a FILE with its internal read, which the shim cannot
+// see, so a view file opened through stdio is made complete first. -----------------
+static int fopen_flags(const char* mode) {
+  bool plus = mode && strchr(mode, '+');
+  switch (mode ? mode[0] : 'r') {
+    case 'r': return plus ? O_RDWR : O_RDONLY;
+    case 'w': return (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC;
+    default: return (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_APPEND;
+  }
+}
+static FILE* fopen_done(FILE* f, const Resolved& r, int flags) {
+  if (!f || r.mount < 0) return f;
+  int fd = fileno(f);
+  fd_note(fd, r.mount, flags);
+  if (ensure_all(fd) < 0) {
+    int saved = errno;
+    fclose(f);
+    errno = saved;
+    return nullptr;
+  }
+  if (is_write_open(flags)) changed(r);
+  return f;
+}
+static bool fopen_check(const char* path, const char* mode, Resolved* r, int* flags) {
+  if (!resolve(AT_FDCWD, path, r)) return false;
+  *flags = fopen_flags(mode);
+  if (r->mount < 0 || !is_write_open(*flags)) return true;
+  if (!may_write(*r)) return false;
+  return (*flags & O_TRUNC) || ensure_path(r->path) == 0;  // copy-up
+}
+#define VOL_GEN_FOPEN(NAME)                                                  \
+  VOL_WRAPPER(FILE*, NAME, (const char* path, const char* mode)) {           \
+    Resolved r;                                                              \
+    int flags;                                                               \
+    if (!fopen_check(path, mode, &r, &flags)) return nullptr;                \
+    return fopen_done(VOL_REAL(NAME)(r.path, mode), r, flags);               \
+  }
+#define VOL_GEN_FREOPEN(NAME)                                                          \
+  VOL_WRAPPER(FILE*, NAME, (const char* path, const char* mode, FILE* stream)) {       \
+    Resolved r;                                                                        \
+    int flags;                                                                         \
+    if (!fopen_check(path, mode, &r, &flags)) return nullptr;                          \
+    return fopen_done(VOL_REAL(NAME)(r.path, mode, stream), r, flags);                 \
+  }
+VOL_GEN_FOPEN(fopen)
+VOL_GEN_FOPEN(fopen64)
+VOL_GEN_FREOPEN(freopen)
+VOL_GEN_FREOPEN(freopen64)
+
+VOL_WRAPPER(FILE*, fdopen, (int fd, const char* mode)) {
+  if (fd_needs_check(fd) && ensure_all(fd) < 0) return nullptr;
+  return VOL_REAL(fdopen)(fd, mode);
+}
+
+// ---- directories and the cwd -------------------------------------------------------
+VOL_WRAPPER(DIR*, opendir, (const char* path)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r)) return nullptr;
+  DIR* d = VOL_REAL(opendir)(r.path);
+  if (d && r.mount >= 0) fd_note(dirfd(d), r.mount, O_RDONLY);
+  return d;
+}
+
+VOL_WRAPPER(int, chdir, (const char* path)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r)) return -1;
+  int ret = VOL_REAL(chdir)(r.path);
+  if (ret == 0 && g.active && own_process()) update_cwd();
+  return ret;
+}
+VOL_WRAPPER(int, fchdir, (int fd)) {
+  int ret = VOL_REAL(fchdir)(fd);
+  if (ret == 0 && g.active && own_process()) update_cwd();
+  return ret;
+}
+
+// Results that are paths: a view path goes back to the program as its mount path.
+// `buf` null means "allocate", as getcwd(NULL, size) and realpath(p, NULL) do.
+static char* hand_back(const char* res, char* buf, size_t size, bool exact_size_given) {
+  size_t n = strlen(res);
+  if (buf) {
+    if (n + 1 > size) {
+      errno = ERANGE;
+      return nullptr;
+    }
+    memcpy(buf, res, n + 1);
+    return buf;
+  }
+  size_t cap = exact_size_given && size > n + 1 ? size : n + 1;
+  if (exact_size_given && size && size < n + 1) {
+    errno = ERANGE;
+    return nullptr;
+  }
+  char* out = static_cast<char*>(malloc(cap));
+  if (!out) return nullptr;
+  memcpy(out, res, n + 1);
+  return out;
+}
+
+VOL_WRAPPER(char*, getcwd, (char* buf, size_t size)) {
+  if (!g.active) return VOL_REAL(getcwd)(buf, size);
+  char tmp[kPathMax];
+  if (!VOL_REAL(getcwd)(tmp, sizeof tmp)) return VOL_REAL(getcwd)(buf, size);
+  if (untranslate_in_place(tmp, sizeof tmp) < 0) {
+    errno = ENAMETOOLONG;
+    return nullptr;
+  }
+  if (buf && size == 0) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return hand_back(tmp, buf, size, true);
+}
+extern "C" VOL_API char* vol_w___getcwd_chk(char*, size_t, size_t) __asm__("__getcwd_chk");
+extern "C" char* vol_w___getcwd_chk(char* buf, size_t size, size_t buflen) {
+  if (size > buflen) abort();  // what glibc's __chk_fail does, minus the message
+  return vol_w_getcwd(buf, size);
+}
+VOL_WRAPPER(char*, get_current_dir_name, (void)) {
+  if (!g.active) return VOL_REAL(get_current_dir_name)();
+  return vol_w_getcwd(nullptr, 0);
+}
+
+VOL_WRAPPER(char*, realpath, (const char* path, char* resolved)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r)) return nullptr;
+  if (!g.active) return VOL_REAL(realpath)(r.path, resolved);
+  char tmp[kPathMax];
+  if (!VOL_REAL(realpath)(r.path, tmp)) return nullptr;
+  if (untranslate_in_place(tmp, sizeof tmp) < 0) {
+    errno = ENAMETOOLONG;
+    return nullptr;
+  }
+  return hand_back(tmp, resolved, PATH_MAX, false);
+}
+extern "C" VOL_API char* vol_w___realpath_chk(const char*, char*, size_t) __asm__("__realpath_chk");
+extern "C" char* vol_w___realpath_chk(const char* path, char* resolved, size_t) {
+  return vol_w_realpath(path, resolved);
+}
+VOL_WRAPPER(char*, canonicalize_file_name, (const char* path)) {
+  return vol_w_realpath(path, nullptr);
+}
+
+// readlink: a target that is a view path (absolute symlinks into the volume,
+// /proc/self/fd/N, /proc/self/cwd, /proc/self/exe) goes back as a mount path.
+static ssize_t readlink_done(ssize_t n, char* tmp, char* buf, size_t size) {
+  if (n < 0) return n;
+  tmp[n] = '\0';
+  long m = untranslate_in_place(tmp, kPathMax);
+  if (m < 0) m = n;
+  size_t out = (size_t)m < size ? (size_t)m : size;
+  memcpy(buf, tmp, out);
+  return (ssize_t)out;
+}
+VOL_WRAPPER(ssize_t, readlink, (const char* path, char* buf, size_t size)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r)) return -1;
+  if (!g.active) return VOL_REAL(readlink)(r.path, buf, size);
+  char tmp[kPathMax];
+  return readlink_done(VOL_REAL(readlink)(r.path, tmp, sizeof tmp - 1), tmp, buf, size);
+}
+VOL_WRAPPER(ssize_t, readlinkat, (int dirfd, const char* path, char* buf, size_t size)) {
+  Resolved r;
+  if (!resolve(dirfd, path, &r)) return -1;
+  if (!g.active) return VOL_REAL(readlinkat)(dirfd, r.path, buf, size);
+  char tmp[kPathMax];
+  return readlink_done(VOL_REAL(readlinkat)(dirfd, r.path, tmp, sizeof tmp - 1), tmp, buf, size);
+}
+extern "C" VOL_API ssize_t vol_w___readlink_chk(const char*, char*, size_t, size_t) __asm__("__readlink_chk");
+extern "C" ssize_t vol_w___readlink_chk(const char* p, char* b, size_t s, size_t) {
+  return vol_w_readlink(p, b, s);
+}
+extern "C" VOL_API ssize_t vol_w___readlinkat_chk(int, const char*, char*, size_t, size_t) __asm__("__readlinkat_chk");
+extern "C" ssize_t vol_w___readlinkat_chk(int d, const char* p, char* b, size_t s, size_t) {
+  return vol_w_readlinkat(d, p, b, s);
+}
+
+// ---- two paths: rename and link stay within one mount (EXDEV across) ---------
+static bool two_paths(int d1, const char* p1, Resolved* a, int d2, const char* p2, Resolved* b) {
+  if (!resolve(d1, p1, a) || !resolve(d2, p2, b)) return false;
+  if (a->mount < 0 && b->mount < 0) return true;
+  if (!may_write(*a) || !may_write(*b)) return false;
+  if (a->mount != b->mount) {
+    errno = EXDEV;
+    return false;
+  }
+  return true;
+}
+static int two_done(int ret, const Resolved& a, const Resolved& b) {
+  if (ret == 0) {
+    changed(a);
+    changed(b);
+  }
+  return ret;
+}
+VOL_WRAPPER(int, rename, (const char* from, const char* to)) {
+  Resolved a, b;
+  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b)) return -1;
+  return two_done(VOL_REAL(rename)(a.path, b.path), a, b);
+}
+VOL_WRAPPER(int, renameat, (int d1, const char* from, int d2, const char* to)) {
+  Resolved a, b;
+  if (!two_paths(d1, from, &a, d2, to, &b)) return -1;
+  return two_done(VOL_REAL(renameat)(d1, a.path, d2, b.path), a, b);
+}
+VOL_WRAPPER(int, renameat2, (int d1, const char* from, int d2, const char* to, unsigned f)) {
+  Resolved a, b;
+  if (!two_paths(d1, from, &a, d2, to, &b)) return -1;
+  return two_done(VOL_REAL(renameat2)(d1, a.path, d2, b.path, f), a, b);
+}
+VOL_WRAPPER(int, link, (const char* from, const char* to)) {
+  Resolved a, b;
+  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b)) return -1;
+  return two_done(VOL_REAL(link)(a.path, b.path), b, b);
+}
+VOL_WRAPPER(int, linkat, (int d1, const char* from, int d2, const char* to, int f)) {
+  Resolved a, b;
+  if (!two_paths(d1, from, &a, d2, to, &b)) return -1;
+  return two_done(VOL_REAL(linkat)(d1, a.path, d2, b.path, f), b, b);
+}
+
+// symlink: the target is stored, not followed now. An absolute target inside a
+// mount is stored as its view path (the view's convention, so that the kernel
+// resolves it); readlink turns it back.
+static int symlink_impl(const char* target, int dirfd, const char* path) {
+  Resolved r, t;
+  if (!resolve(dirfd, path, &r) || !may_write(r)) return -1;
+  const char* stored = target;
+  if (target && target[0] == '/' && r.mount >= 0) {
+    if (!resolve(AT_FDCWD, target, &t)) return -1;
+    if (t.mount >= 0) stored = t.path;
+  }
+  VOL_REAL_DECL(symlinkat);
+  int ret = VOL_REAL(symlinkat)(stored, dirfd, r.path);
+  if (ret == 0) changed(r);
+  return ret;
+}
+VOL_WRAPPER(int, symlink, (const char* target, const char* path)) {
+  return symlink_impl(target, AT_FDCWD, path);
+}
+extern "C" VOL_API int vol_w_symlinkat(const char*, int, const char*) __asm__("symlinkat");
+extern "C" int vol_w_symlinkat(const char* target, int dirfd, const char* path) {
+  return symlink_impl(target, dirfd, path);
+}

@@ -1,0 +1,155 @@
+// The shim's pure path logic (shim/path.h): mount matching at component
+// boundaries, lexical normalisation, escapes by "..", and the translation
+// between mount paths and view paths in both directions.
+#include "shim/path.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace vol::shim {
+namespace {
+
+MountTable* Table() {
+  static MountTable t = [] {
+    MountTable t{};
+    auto add = [&](const char* mount, const char* view, bool rw) {
+      Mount& m = t.m[t.count++];
+      strcpy(m.mount, mount);
+      strcpy(m.view, view);
+      m.mount_len = strlen(mount);
+      m.view_len = strlen(view);
+      m.rw = rw;
+    };
+    add("/mnt/v", "/tmp/s/views/v", false);
+    add("/data", "/tmp/s/views/data", true);
+    return t;
+  }();
+  return &t;
+}
+
+std::string Norm(const char* p) {
+  char out[kPathMax];
+  EXPECT_GE(path_normalize(p, out, sizeof out), 0) << p;
+  return out;
+}
+
+struct Xl {
+  Xlate kind;
+  std::string out;
+  int mount;
+};
+Xl Translate(const char* p) {
+  char out[kPathMax] = "";
+  int mount = -1;
+  Xlate k = translate_abs(*Table(), p, out, sizeof out, &mount);
+  return {k, out, mount};
+}
+
+TEST(PathUnder, MatchesOnlyAtComponentBoundaries) {
+  EXPECT_TRUE(path_under("/mnt/v", "/mnt/v", 6));
+  EXPECT_TRUE(path_under("/mnt/v/x", "/mnt/v", 6));
+  EXPECT_FALSE(path_under("/mnt/vx", "/mnt/v", 6));
+  EXPECT_FALSE(path_under("/mnt", "/mnt/v", 6));
+  EXPECT_FALSE(path_under("/mn", "/mnt/v", 6));
+}
+
+TEST(PathNormalize, CollapsesDotsAndSlashes) {
+  EXPECT_EQ(Norm("/"), "/");
+  EXPECT_EQ(Norm("//a//b/"), "/a/b");
+  EXPECT_EQ(Norm("/a/./b/."), "/a/b");
+  EXPECT_EQ(Norm("/a/b/../c"), "/a/c");
+  EXPECT_EQ(Norm("/a/b/../../.."), "/");
+  EXPECT_EQ(Norm("/.."), "/");
+  EXPECT_EQ(Norm("/mnt/v/dir/../.."), "/mnt");
+  EXPECT_EQ(Norm("/a/..b/c.."), "/a/..b/c..");
+}
+
+TEST(PathNormalize, RefusesWhatDoesNotFit) {
+  char out[8];
+  EXPECT_LT(path_normalize("/abcdefgh", out, sizeof out), 0);
+  EXPECT_EQ(path_normalize("/abc", out, sizeof out), 4);
+}
+
+TEST(PathEscapes, CountsDepthLexically) {
+  EXPECT_FALSE(path_escapes("..", 1));
+  EXPECT_TRUE(path_escapes("../..", 1));
+  EXPECT_TRUE(path_escapes("..", 0));
+  EXPECT_FALSE(path_escapes("a/../..", 1));
+  EXPECT_TRUE(path_escapes("a/../../..", 1));
+  EXPECT_FALSE(path_escapes("./x/./..", 0));
+  EXPECT_TRUE(path_has_dotdot("a/../b"));
+  EXPECT_TRUE(path_has_dotdot(".."));
+  EXPECT_FALSE(path_has_dotdot("a..b/..c/d.."));
+}
+
+TEST(PathDepth, CountsComponentsBelowRoot) {
+  EXPECT_EQ(path_depth_below("/mnt/v", 6), 0);
+  EXPECT_EQ(path_depth_below("/mnt/v/a", 6), 1);
+  EXPECT_EQ(path_depth_below("/mnt/v/a/b/", 6), 2);
+}
+
+TEST(TranslateAbs, PassesPathsOutsideMounts) {
+  EXPECT_EQ(Translate("/etc/passwd").kind, Xlate::kPass);
+  EXPECT_EQ(Translate("/mnt/vx/a").kind, Xlate::kPass);
+  EXPECT_EQ(Translate("/mnt").kind, Xlate::kPass);
+  EXPECT_EQ(Translate("/").kind, Xlate::kPass);
+}
+
+TEST(TranslateAbs, RewritesMountPathsToViews) {
+  Xl r = Translate("/mnt/v");
+  EXPECT_EQ(r.kind, Xlate::kMount);
+  EXPECT_EQ(r.out, "/tmp/s/views/v");
+  EXPECT_EQ(r.mount, 0);
+  r = Translate("/data/x/y.bin");
+  EXPECT_EQ(r.out, "/tmp/s/views/data/x/y.bin");
+  EXPECT_EQ(r.mount, 1);
+  // ".." that stays inside the mount is left to the kernel.
+  r = Translate("/mnt/v/a/../b");
+  EXPECT_EQ(r.out, "/tmp/s/views/v/a/../b");
+}
+
+TEST(TranslateAbs, DotDotOutOfAMountLandsOnTheHostOrAnotherMount) {
+  Xl r = Translate("/mnt/v/..");
+  EXPECT_EQ(r.kind, Xlate::kHost);
+  EXPECT_EQ(r.out, "/mnt");
+  r = Translate("/mnt/v/a/../../../etc");
+  EXPECT_EQ(r.kind, Xlate::kHost);
+  EXPECT_EQ(r.out, "/etc");
+  r = Translate("/mnt/v/../../data/f");
+  EXPECT_EQ(r.kind, Xlate::kMount);
+  EXPECT_EQ(r.out, "/tmp/s/views/data/f");
+  EXPECT_EQ(r.mount, 1);
+}
+
+TEST(Untranslate, RewritesViewPathsBack) {
+  char out[kPathMax];
+  EXPECT_GT(untranslate(*Table(), "/tmp/s/views/v/dir/f", out, sizeof out), 0);
+  EXPECT_STREQ(out, "/mnt/v/dir/f");
+  EXPECT_GT(untranslate(*Table(), "/tmp/s/views/data", out, sizeof out), 0);
+  EXPECT_STREQ(out, "/data");
+  EXPECT_EQ(untranslate(*Table(), "/tmp/s/views/vv/f", out, sizeof out), 0);
+  EXPECT_EQ(untranslate(*Table(), "/tmp/s/views", out, sizeof out), 0);
+  char small[6];
+  EXPECT_LT(untranslate(*Table(), "/tmp/s/views/v/long", small, sizeof small), 0);
+}
+
+TEST(MountAncestor, RootAndParentsOfMountsOnly) {
+  EXPECT_TRUE(is_mount_ancestor(*Table(), "/"));
+  EXPECT_TRUE(is_mount_ancestor(*Table(), "/mnt"));
+  EXPECT_TRUE(is_mount_ancestor(*Table(), "/mnt/"));
+  EXPECT_FALSE(is_mount_ancestor(*Table(), "/mnt/v"));
+  EXPECT_FALSE(is_mount_ancestor(*Table(), "/mn"));
+  EXPECT_FALSE(is_mount_ancestor(*Table(), "/tmp"));
+}
+
+TEST(PathJoin, JoinsWithOneSlash) {
+  char out[kPathMax];
+  path_join(out, sizeof out, "/", "a");
+  EXPECT_STREQ(out, "/a");
+  path_join(out, sizeof out, "/mnt/v", "b/c");
+  EXPECT_STREQ(out, "/mnt/v/b/c");
+}
+
+}  // namespace
+}  // namespace vol::shim
