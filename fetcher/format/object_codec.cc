@@ -23,6 +23,22 @@ uint64_t GetLe64(const char* in) {
   return v;
 }
 
+// Whether zstd is worth trying on `raw`: large payloads are judged by three
+// 16 KiB samples, so incompressible data (model weights, archives) costs a
+// few microseconds instead of a full compression pass.
+bool LooksCompressible(absl::string_view raw) {
+  constexpr size_t kSample = 16 << 10;
+  if (raw.size() < 16 * kSample) return true;
+  char out[ZSTD_COMPRESSBOUND(kSample)];
+  size_t packed = 0;
+  for (size_t at : {size_t{0}, raw.size() / 2, raw.size() - kSample}) {
+    size_t n = ZSTD_compress(out, sizeof out, raw.data() + at, kSample, 1);
+    if (ZSTD_isError(n)) return true;
+    packed += n;
+  }
+  return packed <= 3 * kSample - 3 * kSample / 16;
+}
+
 absl::Status Corrupt(absl::string_view name, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("object ", name, " is corrupt (", what,
                                           "); the store holds damaged data"));
@@ -50,7 +66,7 @@ EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_comp
   PutLe64(header.data() + 8, raw.size());
   memcpy(header.data() + 16, out.id.bytes().data(), 16);
 
-  if (try_compress && raw.size() >= 64) {
+  if (try_compress && raw.size() >= 64 && LooksCompressible(raw)) {
     size_t bound = ZSTD_compressBound(raw.size());
     std::string packed(kObjectHeaderSize + bound, '\0');
     size_t n = ZSTD_compress(packed.data() + kObjectHeaderSize, bound, raw.data(), raw.size(),
