@@ -12,6 +12,8 @@
 #include "fetcher/cli/cli.h"
 #include "fetcher/util/progress.h"
 #include "fetcher/volume/commit_log.h"
+#include "fetcher/volume/volume_writer.h"
+#include "absl/time/clock.h"
 
 namespace vol {
 namespace {
@@ -126,6 +128,38 @@ absl::StatusOr<int> History(const GlobalOptions& g, const std::string& name, boo
   return 0;
 }
 
+// A new commit whose snapshot is an older commit's: history is kept, and
+// the rollback itself can be rolled back.
+absl::StatusOr<int> Rollback(const GlobalOptions& g, const std::string& name, uint64_t seq) {
+  absl::StatusOr<OpenedVolume> v = OpenVolumeFor(g, name);
+  if (!v.ok()) return v.status();
+  absl::StatusOr<CommitInfo> target = ReadCommit(*v->store, v->info.id, seq);
+  if (absl::IsNotFound(target.status())) {
+    return absl::NotFoundError(absl::StrFormat(
+        "volume '%s' has no commit %d (see: vol history %s)", name, seq, name));
+  }
+  if (!target.ok()) return target.status();
+  for (;;) {
+    absl::StatusOr<CommitInfo> head = ReadHead(*v->store, v->info.id);
+    if (!head.ok()) return head.status();
+    CommitInfo next = *target;
+    next.seq = head->seq + 1;
+    next.parent = head->seq;
+    next.time_ns = absl::GetCurrentTimeNanos();
+    next.host = HostName();
+    next.message = absl::StrFormat("rollback to %d", seq);
+    next.files_changed = 0;
+    next.bytes_changed = 0;
+    absl::Status s = AppendCommit(*v->store, v->info.id, next);
+    if (s.ok()) {
+      printf("Rolled back volume '%s' to commit %llu (as commit %llu).\n", name.c_str(),
+             static_cast<unsigned long long>(seq), static_cast<unsigned long long>(next.seq));
+      return 0;
+    }
+    if (!absl::IsAlreadyExists(s)) return s;
+  }
+}
+
 }  // namespace
 
 void AddVolumeCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
@@ -171,6 +205,16 @@ void AddVolumeCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
                              [&g, name, as_json] { return History(g, *name, *as_json); });
     c->add_option("NAME", *name, "Volume")->required();
     c->add_flag("--json", *as_json, "Print JSON");
+    AddStoreOptions(c, g);
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto seq = std::make_shared<uint64_t>(0);
+    CLI::App* c = AddCommand(app, selected, "rollback",
+                             "Make an older commit's snapshot the newest, as a new commit.",
+                             [&g, name, seq] { return Rollback(g, *name, *seq); });
+    c->add_option("NAME", *name, "Volume")->required();
+    c->add_option("COMMIT", *seq, "Commit number, as vol history shows it")->required();
     AddStoreOptions(c, g);
   }
 }
