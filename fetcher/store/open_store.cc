@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "fetcher/store/file_store.h"
 #include "fetcher/store/object_store.h"
+#include "fetcher/store/s3_store.h"
 
 namespace vol {
 
@@ -20,6 +21,7 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url) {
   std::string chosen = url.empty() ? DefaultStoreUrl() : std::string(url);
   if (absl::StartsWith(chosen, "file://")) return NewFileStore(chosen.substr(7));
   if (!chosen.empty() && chosen[0] == '/') return NewFileStore(chosen);
+  if (absl::StartsWith(chosen, "s3://")) return NewS3Store(chosen);
   return absl::InvalidArgumentError(absl::StrCat(
       "unsupported store URL '", chosen, "': use file:///absolute/path or s3://bucket/prefix"));
 }
