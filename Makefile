@@ -69,7 +69,11 @@ unit-test: $(BUILD)/unit_tests
 integration-test: all
 	scripts/install-deps test
 	tests/integration/run
-test: unit-test integration-test
+# Unit tests first, then the integration suites (in order, even under -j).
+test: all $(BUILD)/unit_tests
+	$(BUILD)/unit_tests
+	scripts/install-deps test
+	tests/integration/run
 
 demo: all
 	scripts/demo
