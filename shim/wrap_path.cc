@@ -37,6 +37,18 @@ void changed(const Resolved& r) {
   errno = saved;
 }
 
+// A symlink in a view whose target is a view path: its size becomes the length
+// of the mount path that readlink hands back.
+template <typename N>
+void link_size(int dirfd, const char* path, N* size) {
+  char target[kPathMax];
+  long n = sys(SYS_readlinkat, dirfd, path, target, sizeof target - 1);
+  if (n <= 0) return;
+  target[n] = '\0';
+  long m = untranslate_in_place(target, sizeof target);
+  if (m > 0) *size = (N)m;
+}
+
 template <typename T>
 T fail() {
   if constexpr (std::is_pointer_v<T>) return nullptr;
@@ -55,10 +67,6 @@ using namespace vol::shim;
 
 // ---- read-only calls with one path: RET NAME(const char* path, ...) ----------
 #define VOL_PATH_READ(X)                                                                   \
-  X(int, stat, (const char* path, struct stat* b), (r.path, b))                             \
-  X(int, lstat, (const char* path, struct stat* b), (r.path, b))                            \
-  X(int, stat64, (const char* path, struct stat64* b), (r.path, b))                         \
-  X(int, lstat64, (const char* path, struct stat64* b), (r.path, b))                        \
   X(int, statfs, (const char* path, struct statfs* b), (r.path, b))                         \
   X(int, statfs64, (const char* path, struct statfs64* b), (r.path, b))                     \
   X(int, statvfs, (const char* path, struct statvfs* b), (r.path, b))                       \
@@ -75,10 +83,6 @@ using namespace vol::shim;
 
 // ---- read-only calls relative to a directory fd: RET NAME(int dirfd, const char* path, ...)
 #define VOL_AT_READ(X)                                                                     \
-  X(int, fstatat, (int dirfd, const char* path, struct stat* b, int f), (dirfd, r.path, b, f)) \
-  X(int, fstatat64, (int dirfd, const char* path, struct stat64* b, int f), (dirfd, r.path, b, f)) \
-  X(int, statx, (int dirfd, const char* path, int f, unsigned m, struct statx* b),          \
-    (dirfd, r.path, f, m, b))                                                                \
   X(int, scandirat, (int dirfd, const char* path, struct dirent*** l,                      \
                      int (*f)(const struct dirent*),                                        \
                      int (*c)(const struct dirent**, const struct dirent**)),               \
@@ -141,6 +145,28 @@ using namespace vol::shim;
 #define VOL_GEN_AT_WRITE(RET, NAME, PARAMS, ARGS) \
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(dirfd, RET, NAME, ARGS)
 
+// ---- stat: like the reads above, and a symlink whose target is a view path
+// reports the length of the mount path that readlink returns. ----------------------
+#define VOL_STATS(X)                                                                           \
+  X(stat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, st_mode, st_size)         \
+  X(lstat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, st_mode, st_size)        \
+  X(stat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, st_mode, st_size)     \
+  X(lstat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, st_mode, st_size)    \
+  X(fstatat, (int dirfd, const char* path, struct stat* b, int f), (dirfd, r.path, b, f), dirfd, \
+    st_mode, st_size)                                                                          \
+  X(fstatat64, (int dirfd, const char* path, struct stat64* b, int f), (dirfd, r.path, b, f),  \
+    dirfd, st_mode, st_size)                                                                   \
+  X(statx, (int dirfd, const char* path, int f, unsigned m, struct statx* b),                 \
+    (dirfd, r.path, f, m, b), dirfd, stx_mode, stx_size)
+#define VOL_GEN_STAT(NAME, PARAMS, ARGS, DIRFD, MODE, SIZE)                \
+  VOL_WRAPPER(int, NAME, PARAMS) {                                         \
+    Resolved r;                                                            \
+    if (!resolve(DIRFD, path, &r)) return -1;                              \
+    int ret = VOL_REAL(NAME) ARGS;                                         \
+    if (ret == 0 && r.mount >= 0 && S_ISLNK(b->MODE)) link_size(DIRFD, r.path, &b->SIZE); \
+    return ret;                                                            \
+  }
+VOL_STATS(VOL_GEN_STAT)
 VOL_PATH_READ(VOL_GEN_PATH_READ)
 VOL_AT_READ(VOL_GEN_AT_READ)
 VOL_PATH_WRITE(VOL_GEN_PATH_WRITE)
@@ -155,7 +181,10 @@ static int xstat_at(int dirfd, const char* path, void* buf, int flags) {
   if (!resolve(dirfd, path, &r)) return -1;
   if (!real_fstatat_x_ptr)
     resolve_real(reinterpret_cast<void**>(&real_fstatat_x_ptr), "fstatat");
-  return real_fstatat_x_ptr(dirfd, r.path, static_cast<struct stat*>(buf), flags);
+  auto* st = static_cast<struct stat*>(buf);
+  int ret = real_fstatat_x_ptr(dirfd, r.path, st, flags);
+  if (ret == 0 && r.mount >= 0 && S_ISLNK(st->st_mode)) link_size(dirfd, r.path, &st->st_size);
+  return ret;
 }
 extern "C" VOL_API int vol_w___xstat(int, const char* p, void* b) __asm__("__xstat");
 extern "C" int vol_w___xstat(int, const char* p, void* b) { return xstat_at(AT_FDCWD, p, b, 0); }
