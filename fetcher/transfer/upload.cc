@@ -164,14 +164,17 @@ absl::StatusOr<std::vector<Entry>> UploadItems(ObjectStore& store,
 
     size_t n = (item.size + kChunkSize - 1) / kChunkSize;
     e.chunks.resize(n);
-    auto fd = std::make_shared<UniqueFd>(open(item.local.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd->ok()) return ErrnoError(absl::StrCat("cannot read ", item.local), errno);
+    // Each task opens the file itself: tasks for thousands of files may be
+    // queued at once, and holding a descriptor per queued file runs out of
+    // descriptors (EMFILE) on a directory of many small files.
     for (size_t c = 0; c < n; ++c) {
-      pool.Submit([&, fd, c, local = &item.local] {
+      pool.Submit([&, c, local = &item.local] {
         if (errors.failed()) return;
+        UniqueFd fd(open(local->c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd.ok()) return errors.Add(ErrnoError(absl::StrCat("cannot read ", *local), errno));
         uint64_t off = c * kChunkSize;
         std::string data(std::min<uint64_t>(kChunkSize, e.size - off), '\0');
-        absl::Status s = PreadFull(fd->get(), data.data(), data.size(), off);
+        absl::Status s = PreadFull(fd.get(), data.data(), data.size(), off);
         if (!s.ok()) {
           return errors.Add(absl::DataLossError(
               absl::StrCat("cannot read ", *local, ": ", s.message(), " (did it change during the upload?)")));
