@@ -4,7 +4,8 @@
 # table: every file is complete, no fetcher) and compares what they print with
 # the same command on an identical local tree, the tree's root replaced by '@'.
 # Also checks that every write under a read-only mount fails with EROFS and
-# leaves the view untouched.
+# leaves the view untouched. One PASS/FAIL line per check (tests/integration/run
+# counts them); the checks share one tree, so they are not lib.sh test functions.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SHIM=${VOL_SHIM_LIB:-$ROOT/build/libvolshim.so}
@@ -19,7 +20,7 @@ VIEW=$SESSION/views/v     # what the fetcher would materialise
 MNT=$T/mnt/volume         # the mount path: it does not exist on the host
 passed=0 failed=0
 
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | head -40 | sed 's/^/     /'; }
 
 # --- the tree -------------------------------------------------------------------
@@ -138,7 +139,7 @@ if [ "$want" == "$got" ]; then pass "python3 reads"; else fail "python3 reads" "
 # --- C and C++ --------------------------------------------------------------------
 if [ $cc_ok = 1 ]; then
   check "C/C++ fread ifstream dlopen exec" "$T/prog @"
-  check "close_range then read"            "$T/closeall @/big.bin"
+  check "close_range then read"            "$T/closeall @/dir/nums @/big.bin"
 else
   fail "C/C++ programs" "could not compile the test programs"
 fi

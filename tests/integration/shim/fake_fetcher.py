@@ -1,0 +1,146 @@
+"""A stand-in for the fetcher's side of include/vol/session.h, for testing the
+shim's lazy-content guard before (and independently of) the real fetcher.
+
+It materialises a view of SRC (directories, sparse files of the right size and
+mode), publishes a presence table, and serves FETCH/FETCH_ALL by copying the
+requested blocks from SRC into the view and setting their bits (bytes first,
+bits after, as the contract requires). It counts the bytes it copied in
+SESSION/fetched_bytes. It is not a store: content comes from a local tree.
+
+Usage: fake_fetcher.py SESSION SRC MOUNT [BLOCK_SIZE]   (prints "ready" when serving)
+"""
+import mmap
+import os
+import socket
+import stat
+import struct
+import sys
+import threading
+
+MASK64 = (1 << 64) - 1
+HEADER = struct.Struct("<IIQQQQQ")   # vol_presence_header
+SLOT = struct.Struct("<QQQQQII")     # vol_presence_file
+REQ = struct.Struct("<IIQQ")         # vol_request without path
+RESP = struct.Struct("<iIQQ512s")    # vol_response
+OP_PING, OP_FETCH, OP_FETCH_ALL = 0, 1, 2
+
+
+def vol_hash(ino):
+    ino ^= ino >> 33
+    ino = (ino * 0xFF51AFD7ED558CCD) & MASK64
+    ino ^= ino >> 33
+    return ino
+
+
+session, src, mount = sys.argv[1], sys.argv[2], sys.argv[3]
+block = int(sys.argv[4]) if len(sys.argv) > 4 else 65536
+view = os.path.join(session, "view")
+os.makedirs(view, exist_ok=True)
+
+files = []  # (view path, src path, size)
+for dirpath, dirs, names in os.walk(src):
+    rel = os.path.relpath(dirpath, src)
+    vdir = os.path.normpath(os.path.join(view, rel))
+    os.makedirs(vdir, exist_ok=True)
+    for n in names:
+        s, v = os.path.join(dirpath, n), os.path.join(vdir, n)
+        st = os.lstat(s)
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(s), v)
+        elif stat.S_ISREG(st.st_mode):
+            with open(v, "wb") as f:
+                f.truncate(st.st_size)
+            os.chmod(v, st.st_mode & 0o7777)
+            files.append((v, s, st.st_size))
+
+slots = 1
+while slots < 2 * len(files) + 2:
+    slots *= 2
+words = [((size + block - 1) // block + 63) // 64 for _, _, size in files]
+table_off = 64
+bitmap_off = table_off + slots * SLOT.size
+total = bitmap_off + 8 * max(1, sum(words))
+ppath = os.path.join(session, "presence")
+with open(ppath, "wb") as f:
+    f.truncate(total)
+pf = open(ppath, "r+b")
+pm = mmap.mmap(pf.fileno(), total)
+HEADER.pack_into(pm, 0, 0x45525056, 1, slots, table_off, bitmap_off, sum(words), sum(words))
+
+info = []  # per index: slot offset, bitmap word offset, size, nblocks, present set
+word = 0
+for index, (v, s, size) in enumerate(files):
+    st = os.stat(v)
+    i = vol_hash(st.st_ino) & (slots - 1)
+    while struct.unpack_from("<Q", pm, table_off + i * SLOT.size)[0] != 0:
+        i = (i + 1) & (slots - 1)
+    off = table_off + i * SLOT.size
+    nblocks = (size + block - 1) // block
+    SLOT.pack_into(pm, off, 0, st.st_dev, size, block, word, 1 if size == 0 else 0, index)
+    struct.pack_into("<Q", pm, off, st.st_ino)  # ino last: the slot is published
+    info.append([off, bitmap_off + 8 * word, size, nblocks, set(), v, s])
+    word += words[index]
+
+with open(os.path.join(session, "mounts"), "w") as f:
+    f.write(f"{mount}\t{view}\tro\n")
+
+lock = threading.Lock()
+fetched = [0]
+
+
+def make_present(index, first, last):
+    off, woff, size, nblocks, present, v, s = info[index]
+    with open(s, "rb") as fs, open(v, "r+b") as fv:
+        for b in range(first, min(last, nblocks - 1) + 1):
+            if b in present:
+                continue
+            fs.seek(b * block)
+            data = fs.read(block)
+            fv.seek(b * block)
+            fv.write(data)
+            fv.flush()
+            os.fsync(fv.fileno())
+            fetched[0] += len(data)
+            present.add(b)
+            w = woff + 8 * (b // 64)
+            cur = struct.unpack_from("<Q", pm, w)[0]
+            struct.pack_into("<Q", pm, w, cur | (1 << (b % 64)))
+    if len(present) == nblocks:
+        struct.pack_into("<I", pm, off + 40, 1)  # complete
+
+
+def serve(conn):
+    while True:
+        try:
+            msg = conn.recv(8192)
+        except OSError:
+            return
+        if not msg:
+            return
+        op, index, offset, length = REQ.unpack_from(msg)
+        err = 0
+        with lock:
+            if op in (OP_FETCH, OP_FETCH_ALL) and index < len(info):
+                bs = block
+                if op == OP_FETCH_ALL:
+                    make_present(index, 0, info[index][3] - 1)
+                elif length:
+                    make_present(index, offset // bs, (offset + length - 1) // bs)
+                with open(os.path.join(session, "fetched_bytes.tmp"), "w") as f:
+                    f.write(str(fetched[0]))
+                os.replace(os.path.join(session, "fetched_bytes.tmp"),
+                           os.path.join(session, "fetched_bytes"))
+            elif op != OP_PING:
+                err = 22
+        conn.send(RESP.pack(err, 0, 0, 0, b""))
+
+
+with open(os.path.join(session, "fetched_bytes"), "w") as f:
+    f.write("0")
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+srv.bind(os.path.join(session, "sock"))
+srv.listen(64)
+print("ready", flush=True)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
