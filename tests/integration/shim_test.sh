@@ -121,6 +121,7 @@ check "bash glob"         'echo @/*/n* @/dir/*/*.txt @/.h*'
 check "bash < redirect"   'wc -l < @/dir/nums; read -r line < @/a.txt; echo "$line"'
 check "bash exec 3<"      'exec 3< @/dir/nums; head -c 20 <&3 | tail -1; cat <&3 | wc -c; bash -c "cat <&3 | wc -c"'
 check "bash exec 3< child" 'exec 3< @/big.bin; bash -c "sha256sum <&3"'
+check "cwd above the mount" 'cd @/.. && cat volume/a.txt && ls volume/dir && python3 -c "import os; print(os.path.getsize(\"volume/dir/nums\"))"'
 check "bash cd pwd -P"    'cd @/subdir-link && pwd && pwd -P && /bin/pwd'
 # ".." out of the mount lands on the host: the mount's parent is $T/mnt.
 want=$(ls -a "$T/mnt")
