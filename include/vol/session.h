@@ -76,9 +76,37 @@ enum vol_op {
   VOL_OP_PING = 0,      /* liveness; no arguments */
   VOL_OP_FETCH = 1,     /* make [offset, offset+length) of file `index` present */
   VOL_OP_FETCH_ALL = 2, /* make all of file `index` present (mmap, sendfile, exec…) */
-  VOL_OP_CHANGED = 3,   /* `path` (a MOUNT path) was created, written, renamed or removed */
+  VOL_OP_CHANGED = 3,   /* `path` (a MOUNT path) was created, written, renamed or removed;
+                           offset: enum vol_changed */
   VOL_OP_COMMIT = 4,    /* commit the mount at `path` ("" = every mount) */
   VOL_OP_RELOAD = 5,    /* commit, then move the mount at `path` ("" = all) to the head */
+};
+
+/* VOL_OP_CHANGED says in vol_request.offset what happened to `path` (a shim
+ * that predates these kinds sends 0, VOL_CHANGED_PATH, for everything):
+ *
+ * The write path's rules, which keep fetched bytes and written bytes apart:
+ *  - Before a shim writes into, truncates (to a non-zero size), renames or links
+ *    a regular file whose presence slot is not complete, it makes the file
+ *    complete with VOL_OP_FETCH_ALL (copy-up), so the fetcher never writes into
+ *    a file the program has changed or moved.
+ *  - Before an operation that drops a file's content — open with O_TRUNC,
+ *    truncate to 0, unlink, rename onto an existing file — the shim sends
+ *    VOL_CHANGED_DISCARD for it (while the path still names that file). The
+ *    fetcher marks the file's slot complete and writes nothing more into it,
+ *    then replies; no copy-up is needed.
+ *  - A directory that is renamed takes its not-yet-fetched files with it: the
+ *    shim sends VOL_CHANGED_RENAME after the rename, and the fetcher moves its
+ *    records from OLD to NEW before it replies.
+ *  - A file is being written from VOL_CHANGED_OPEN_WRITE until a
+ *    VOL_CHANGED_PATH for it (sent when each write fd is closed); a process that
+ *    dies sends no close, so a fetcher that needs certainty checks the
+ *    session's processes' open fds. */
+enum vol_changed {
+  VOL_CHANGED_PATH = 0,       /* after: created, removed, metadata changed, or a write fd closed */
+  VOL_CHANGED_OPEN_WRITE = 1, /* after: opened for writing; its content is in flux */
+  VOL_CHANGED_DISCARD = 2,    /* before: the file's current content is about to be dropped */
+  VOL_CHANGED_RENAME = 3,     /* after: `path` holds "OLD\0NEW\0", both mount paths */
 };
 
 #define VOL_PATH_MAX 4096
