@@ -183,15 +183,30 @@ int ensure_all(int fd) {
   return s ? fetch(VOL_OP_FETCH_ALL, s, 0, s->size) : 0;
 }
 
-int ensure_path(const char* real_path) {
-  if (!g.presence) return 0;
+namespace {
+const vol_presence_file* incomplete_slot_at(int dirfd, const char* path, bool follow) {
+  if (!g.presence) return nullptr;
   struct stat st;
-  if (sys(SYS_newfstatat, AT_FDCWD, real_path, &st, 0) != 0 || !S_ISREG(st.st_mode)) return 0;
+  if (sys(SYS_newfstatat, dirfd, path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode))
+    return nullptr;
   long i = find_slot(st.st_dev, st.st_ino);
-  if (i < 0) return 0;
+  if (i < 0) return nullptr;
   const vol_presence_file* s = slot_at((uint32_t)i);
-  return s && !complete(s) ? fetch(VOL_OP_FETCH_ALL, s, 0, s->size) : 0;
+  return s && !complete(s) ? s : nullptr;
 }
+}  // namespace
+
+bool incomplete_at(int dirfd, const char* path, bool follow) {
+  return incomplete_slot_at(dirfd, path, follow) != nullptr;
+}
+
+int ensure_path_at(int dirfd, const char* path) {
+  const vol_presence_file* s = incomplete_slot_at(dirfd, path, true);
+  return s ? fetch(VOL_OP_FETCH_ALL, s, 0, s->size) : 0;
+}
+
+int ensure_path(const char* real_path) { return ensure_path_at(AT_FDCWD, real_path); }
 
 int ensure_inherited() {
   int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);

@@ -118,16 +118,18 @@ int ipc_call(vol_request* req, size_t path_len, vol_response* resp) {
   return resp->err;
 }
 
-void notify_changed(const char* mount_path) {
+int notify_changed(const char* mount_path, uint32_t kind, const char* new_path) {
   vol_request req;
-  size_t n = strlen(mount_path);
-  if (n >= sizeof req.path) return;
+  size_t n = strlen(mount_path), m = new_path ? strlen(new_path) + 1 : 0;
+  if (n + 1 + m > sizeof req.path) return ENAMETOOLONG;
   req.op = VOL_OP_CHANGED;
   req.index = 0;
-  req.offset = req.length = 0;
+  req.offset = kind;
+  req.length = 0;
   memcpy(req.path, mount_path, n + 1);
+  if (new_path) memcpy(req.path + n + 1, new_path, m);
   vol_response resp;
-  ipc_call(&req, n, &resp);
+  return ipc_call(&req, n + m, &resp);
 }
 
 bool is_shim_fd(int fd) { return fd >= kHighFd && fd == __atomic_load_n(&g_sock, __ATOMIC_RELAXED); }

@@ -107,6 +107,7 @@ void update_cwd() {
 bool resolve(int dirfd, const char* path, Resolved* r) {
   r->path = path;
   r->mount = -1;
+  r->dirfd = dirfd;
   if (!g.active || path == nullptr || t_resolving) return true;
   if (path[0] == '/') return resolve_abs(path, r, nullptr);
   if (path[0] == '\0') {  // "" with AT_EMPTY_PATH names dirfd itself
@@ -170,10 +171,21 @@ bool may_write(const Resolved& r) {
 bool mount_path_of(const Resolved& r, char* out, size_t cap) {
   if (r.mount < 0) return false;
   if (r.path[0] == '/') return untranslate(g.mounts, r.path, out, cap) > 0;
-  char real[kPathMax], joined[kPathMax];
-  if (sys(SYS_getcwd, real, sizeof real) <= 0) return false;
-  if (path_join(joined, sizeof joined, real, r.path) < 0) return false;
-  char norm[kPathMax];
+  char base[kPathMax], joined[kPathMax], norm[kPathMax];
+  if (r.dirfd == AT_FDCWD) {
+    if (sys(SYS_getcwd, base, sizeof base) <= 0) return false;
+  } else {
+    char link[32] = "/proc/self/fd/";
+    char num[12];
+    int k = 0;
+    for (int v = r.dirfd; k == 0 || v; v /= 10) num[k++] = (char)('0' + v % 10);
+    for (int i = 0; i < k; i++) link[14 + i] = num[k - 1 - i];
+    link[14 + k] = '\0';
+    long n = sys(SYS_readlinkat, AT_FDCWD, link, base, sizeof base - 1);
+    if (n <= 0) return false;
+    base[n] = '\0';
+  }
+  if (path_join(joined, sizeof joined, base, r.path) < 0) return false;
   if (path_normalize(joined, norm, sizeof norm) < 0) return false;
   return untranslate(g.mounts, norm, out, cap) > 0;
 }

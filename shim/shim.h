@@ -83,6 +83,7 @@ extern __thread int t_resolving __attribute__((tls_model("initial-exec")));
 struct Resolved {
   const char* path;
   int mount;
+  int dirfd;  // what a relative `path` is relative to
   char buf[kPathMax];
 };
 // Translates `path` relative to `dirfd` (AT_FDCWD or a directory fd). Returns
@@ -108,6 +109,10 @@ void fd_scan_inherited();
 int ensure_range(int fd, long off, size_t len);
 int ensure_all(int fd);
 int ensure_path(const char* real_path);  // a view file by its real path
+int ensure_path_at(int dirfd, const char* path);
+// True if path (relative to dirfd; symlinks followed if follow) is a view file
+// whose presence slot is not complete.
+bool incomplete_at(int dirfd, const char* path, bool follow);
 int ensure_inherited();                  // every incomplete fd without FD_CLOEXEC
 inline int fd_needs_check(int fd) {
   return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
@@ -116,7 +121,10 @@ inline int fd_needs_check(int fd) {
 // --- IPC with the fetcher (ipc.cc) --------------------------------------------
 // Sends one request and waits for its response. Returns 0 or an errno value.
 int ipc_call(vol_request* req, size_t path_len, vol_response* resp);
-void notify_changed(const char* mount_path);
+// VOL_OP_CHANGED of `kind` (enum vol_changed) for a mount path (and the new
+// path of a rename). Returns 0 or an errno value.
+int notify_changed(const char* mount_path, uint32_t kind = VOL_CHANGED_PATH,
+                   const char* new_path = nullptr);
 bool is_shim_fd(int fd);   // the IPC socket
 int shim_fd();             // the IPC socket's fd, or -1
 void shim_fd_lost(int fd); // fd is about to be replaced (dup2 onto it)

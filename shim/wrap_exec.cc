@@ -237,7 +237,7 @@ VOL_WRAPPER(int, posix_spawnp,
     if (!*end) break;
     p = end + 1;
   }
-  if (!before_exec(Resolved{file, -1, {}})) return errno;
+  if (!before_exec(Resolved{file, -1, AT_FDCWD, {}})) return errno;
   char* env[env_count(envp) + kEnvExtra + 1];
   EnvBufs bufs;
   fix_env(envp, env, &bufs);

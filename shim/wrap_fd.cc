@@ -159,23 +159,27 @@ VOL_WRAPPER(int, dup3, (int fd, int nfd, int flags)) {
 VOL_GEN_FCNTL(fcntl)
 VOL_GEN_FCNTL(fcntl64)
 
+// Reports the file behind a view fd to the fetcher (by its /proc/self/fd target).
+static void notify_fd(int fd, uint32_t kind) {
+  char link[32], real[kPathMax], mp[kPathMax];
+  int n = 0;
+  char num[12];
+  for (int v = fd; n == 0 || v; v /= 10) num[n++] = (char)('0' + v % 10);
+  memcpy(link, "/proc/self/fd/", 14);
+  for (int i = 0; i < n; i++) link[14 + i] = num[n - 1 - i];
+  link[14 + n] = '\0';
+  long len = sys(SYS_readlinkat, AT_FDCWD, link, real, sizeof real - 1);
+  if (len <= 0) return;
+  real[len] = '\0';
+  int saved = errno;
+  if (untranslate(g.mounts, real, mp, sizeof mp) > 0) notify_changed(mp, kind);
+  errno = saved;
+}
+
 // A write fd's file is reported again when it is closed (its content is final).
 static void closing(int fd) {
   if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1) return;
-  if ((g_fds[fd].flags & kFdWrite) && own_process()) {
-    char link[32], real[kPathMax], mp[kPathMax];
-    int n = 0;
-    char num[12];
-    for (int v = fd; n == 0 || v; v /= 10) num[n++] = (char)('0' + v % 10);
-    memcpy(link, "/proc/self/fd/", 14);
-    for (int i = 0; i < n; i++) link[14 + i] = num[n - 1 - i];
-    link[14 + n] = '\0';
-    long len = sys(SYS_readlinkat, AT_FDCWD, link, real, sizeof real - 1);
-    if (len > 0) {
-      real[len] = '\0';
-      if (untranslate(g.mounts, real, mp, sizeof mp) > 0) notify_changed(mp);
-    }
-  }
+  if ((g_fds[fd].flags & kFdWrite) && own_process()) notify_fd(fd, VOL_CHANGED_PATH);
   fd_forget(fd);
 }
 
@@ -232,10 +236,13 @@ static bool fd_may_write(int fd) {
   X(int, posix_fallocate64, (int fd, off64_t o, off64_t l), (fd, o, l))                \
   X(int, fsetxattr, (int fd, const char* n, const void* v, size_t s, int f), (fd, n, v, s, f)) \
   X(int, fremovexattr, (int fd, const char* n), (fd, n))
-#define VOL_GEN_FD_WRITE(RET, NAME, PARAMS, ARGS)  \
-  VOL_WRAPPER(RET, NAME, PARAMS) {                 \
-    if (!fd_may_write(fd)) return -1;              \
-    return VOL_REAL(NAME) ARGS;                    \
+#define VOL_GEN_FD_WRITE(RET, NAME, PARAMS, ARGS)                         \
+  VOL_WRAPPER(RET, NAME, PARAMS) {                                        \
+    if (!fd_may_write(fd)) return -1;                                     \
+    RET ret = VOL_REAL(NAME) ARGS;                                        \
+    if (ret == 0 && (unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1) \
+      notify_fd(fd, VOL_CHANGED_PATH);                                    \
+    return ret;                                                           \
   }
 VOL_FD_WRITES(VOL_GEN_FD_WRITE)
 

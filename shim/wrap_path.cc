@@ -29,13 +29,31 @@ namespace vol::shim {
 namespace {
 
 // Tells the fetcher that the path behind r changed (errno preserved).
-void changed(const Resolved& r) {
+void changed(const Resolved& r, uint32_t kind = VOL_CHANGED_PATH) {
   if (r.mount < 0) return;
   int saved = errno;
   char mp[kPathMax];
-  if (mount_path_of(r, mp, sizeof mp)) notify_changed(mp);
+  if (mount_path_of(r, mp, sizeof mp)) notify_changed(mp, kind);
   errno = saved;
 }
+
+// Before dropping a file's content (O_TRUNC, truncate to 0, unlink, rename
+// onto it): an incomplete file's slot is retired by the fetcher, so nothing is
+// fetched into it afterwards (session.h). Returns 0, or -1 with errno set.
+int discard(const Resolved& r, bool follow) {
+  if (r.mount < 0 || !incomplete_at(r.dirfd, r.path, follow)) return 0;
+  char mp[kPathMax];
+  if (!mount_path_of(r, mp, sizeof mp)) return 0;
+  int err = notify_changed(mp, VOL_CHANGED_DISCARD);
+  if (err) {
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
+// Before writing into or moving a file: an incomplete file is fetched in full.
+int copy_up(const Resolved& r) { return r.mount < 0 ? 0 : ensure_path_at(r.dirfd, r.path); }
 
 // A symlink in a view whose target is a view path: its size becomes the length
 // of the mount path that readlink hands back.
@@ -90,37 +108,38 @@ using namespace vol::shim;
 
 // ---- calls that modify the file system, one path ------------------------------
 #define VOL_PATH_WRITE(X)                                                                  \
-  X(int, mkdir, (const char* path, mode_t m), (r.path, m))                                  \
-  X(int, rmdir, (const char* path), (r.path))                                               \
-  X(int, unlink, (const char* path), (r.path))                                              \
-  X(int, truncate, (const char* path, off_t l), (r.path, l))                                \
-  X(int, truncate64, (const char* path, off64_t l), (r.path, l))                            \
-  X(int, chmod, (const char* path, mode_t m), (r.path, m))                                  \
-  X(int, chown, (const char* path, uid_t u, gid_t g), (r.path, u, g))                       \
-  X(int, lchown, (const char* path, uid_t u, gid_t g), (r.path, u, g))                      \
-  X(int, utime, (const char* path, const struct utimbuf* t), (r.path, t))                   \
-  X(int, utimes, (const char* path, const struct timeval* t), (r.path, t))                  \
-  X(int, lutimes, (const char* path, const struct timeval* t), (r.path, t))                 \
-  X(int, mknod, (const char* path, mode_t m, dev_t d), (r.path, m, d))                      \
-  X(int, mkfifo, (const char* path, mode_t m), (r.path, m))                                 \
+  X(int, mkdir, (const char* path, mode_t m), (r.path, m), 0)                               \
+  X(int, rmdir, (const char* path), (r.path), 0)                                            \
+  X(int, unlink, (const char* path), (r.path), discard(r, false))                           \
+  X(int, truncate, (const char* path, off_t l), (r.path, l), l ? copy_up(r) : discard(r, true)) \
+  X(int, truncate64, (const char* path, off64_t l), (r.path, l), l ? copy_up(r) : discard(r, true)) \
+  X(int, chmod, (const char* path, mode_t m), (r.path, m), 0)                               \
+  X(int, chown, (const char* path, uid_t u, gid_t g), (r.path, u, g), 0)                    \
+  X(int, lchown, (const char* path, uid_t u, gid_t g), (r.path, u, g), 0)                   \
+  X(int, utime, (const char* path, const struct utimbuf* t), (r.path, t), 0)                \
+  X(int, utimes, (const char* path, const struct timeval* t), (r.path, t), 0)               \
+  X(int, lutimes, (const char* path, const struct timeval* t), (r.path, t), 0)              \
+  X(int, mknod, (const char* path, mode_t m, dev_t d), (r.path, m, d), 0)                   \
+  X(int, mkfifo, (const char* path, mode_t m), (r.path, m), 0)                              \
   X(int, setxattr, (const char* path, const char* n, const void* v, size_t s, int f),       \
-    (r.path, n, v, s, f))                                                                   \
+    (r.path, n, v, s, f), 0)                                                                \
   X(int, lsetxattr, (const char* path, const char* n, const void* v, size_t s, int f),      \
-    (r.path, n, v, s, f))                                                                   \
-  X(int, removexattr, (const char* path, const char* n), (r.path, n))                       \
-  X(int, lremovexattr, (const char* path, const char* n), (r.path, n))
+    (r.path, n, v, s, f), 0)                                                                \
+  X(int, removexattr, (const char* path, const char* n), (r.path, n), 0)                    \
+  X(int, lremovexattr, (const char* path, const char* n), (r.path, n), 0)
 
 #define VOL_AT_WRITE(X)                                                                    \
-  X(int, mkdirat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m))              \
-  X(int, unlinkat, (int dirfd, const char* path, int f), (dirfd, r.path, f))                \
-  X(int, fchmodat, (int dirfd, const char* path, mode_t m, int f), (dirfd, r.path, m, f))   \
+  X(int, mkdirat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m), 0)           \
+  X(int, unlinkat, (int dirfd, const char* path, int f), (dirfd, r.path, f),                \
+    (f & AT_REMOVEDIR) ? 0 : discard(r, false))                                             \
+  X(int, fchmodat, (int dirfd, const char* path, mode_t m, int f), (dirfd, r.path, m, f), 0) \
   X(int, fchownat, (int dirfd, const char* path, uid_t u, gid_t g, int f),                  \
-    (dirfd, r.path, u, g, f))                                                               \
+    (dirfd, r.path, u, g, f), 0)                                                            \
   X(int, utimensat, (int dirfd, const char* path, const struct timespec* t, int f),         \
-    (dirfd, r.path, t, f))                                                                  \
-  X(int, futimesat, (int dirfd, const char* path, const struct timeval* t), (dirfd, r.path, t)) \
-  X(int, mknodat, (int dirfd, const char* path, mode_t m, dev_t d), (dirfd, r.path, m, d))  \
-  X(int, mkfifoat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m))
+    (dirfd, r.path, t, f), 0)                                                               \
+  X(int, futimesat, (int dirfd, const char* path, const struct timeval* t), (dirfd, r.path, t), 0) \
+  X(int, mknodat, (int dirfd, const char* path, mode_t m, dev_t d), (dirfd, r.path, m, d), 0) \
+  X(int, mkfifoat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m), 0)
 
 #define VOL_BODY_READ(DIRFD, RET, NAME, ARGS)        \
   {                                                  \
@@ -128,10 +147,11 @@ using namespace vol::shim;
     if (!resolve(DIRFD, path, &r)) return fail<RET>(); \
     return VOL_REAL(NAME) ARGS;                      \
   }
-#define VOL_BODY_WRITE(DIRFD, RET, NAME, ARGS)                        \
+#define VOL_BODY_WRITE(DIRFD, RET, NAME, ARGS, PRE)                   \
   {                                                                   \
     Resolved r;                                                       \
     if (!resolve(DIRFD, path, &r) || !may_write(r)) return fail<RET>(); \
+    if (r.mount >= 0 && (PRE) < 0) return fail<RET>();                \
     RET ret = VOL_REAL(NAME) ARGS;                                    \
     if (ret == 0) changed(r);                                         \
     return ret;                                                       \
@@ -140,10 +160,10 @@ using namespace vol::shim;
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_READ(AT_FDCWD, RET, NAME, ARGS)
 #define VOL_GEN_AT_READ(RET, NAME, PARAMS, ARGS) \
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_READ(dirfd, RET, NAME, ARGS)
-#define VOL_GEN_PATH_WRITE(RET, NAME, PARAMS, ARGS) \
-  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(AT_FDCWD, RET, NAME, ARGS)
-#define VOL_GEN_AT_WRITE(RET, NAME, PARAMS, ARGS) \
-  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(dirfd, RET, NAME, ARGS)
+#define VOL_GEN_PATH_WRITE(RET, NAME, PARAMS, ARGS, PRE) \
+  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(AT_FDCWD, RET, NAME, ARGS, PRE)
+#define VOL_GEN_AT_WRITE(RET, NAME, PARAMS, ARGS, PRE) \
+  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(dirfd, RET, NAME, ARGS, PRE)
 
 // ---- stat: like the reads above, and a symlink whose target is a view path
 // reports the length of the mount path that readlink returns. ----------------------
@@ -256,7 +276,7 @@ static int open_impl(int dirfd, const char* path, int flags, mode_t mode) {
   bool writes = is_write_open(flags);
   if (writes) {
     if (!may_write(r)) return -1;
-    if (!(flags & O_TRUNC) && ensure_path(r.path) < 0) return -1;  // copy-up
+    if ((flags & O_TRUNC) ? discard(r, true) < 0 : copy_up(r) < 0) return -1;
   } else if ((flags & O_CREAT) && !may_write(r)) {
     // O_CREAT of an existing file only opens it; creating one is a write.
     int fd = real(dirfd, r.path, flags & ~(O_CREAT | O_EXCL), 0);
@@ -272,7 +292,8 @@ static int open_impl(int dirfd, const char* path, int flags, mode_t mode) {
   int fd = real(dirfd, r.path, flags, mode);
   if (fd >= 0) {
     fd_note(fd, r.mount, flags);
-    if (writes || (flags & O_CREAT)) changed(r);
+    if ((flags & O_ACCMODE) != O_RDONLY) changed(r, VOL_CHANGED_OPEN_WRITE);
+    else if (writes || (flags & O_CREAT)) changed(r);
   }
   return fd;
 }
@@ -339,7 +360,7 @@ static FILE* fopen_done(FILE* f, const Resolved& r, int flags) {
     errno = saved;
     return nullptr;
   }
-  if (is_write_open(flags)) changed(r);
+  if (is_write_open(flags)) changed(r, VOL_CHANGED_OPEN_WRITE);
   return f;
 }
 static bool fopen_check(const char* path, const char* mode, Resolved* r, int* flags) {
@@ -347,7 +368,7 @@ static bool fopen_check(const char* path, const char* mode, Resolved* r, int* fl
   *flags = fopen_flags(mode);
   if (r->mount < 0 || !is_write_open(*flags)) return true;
   if (!may_write(*r)) return false;
-  return (*flags & O_TRUNC) || ensure_path(r->path) == 0;  // copy-up
+  return ((*flags & O_TRUNC) ? discard(*r, true) : copy_up(*r)) == 0;
 }
 #define VOL_GEN_FOPEN(NAME)                                                  \
   VOL_WRAPPER(FILE*, NAME, (const char* path, const char* mode)) {           \
@@ -507,37 +528,52 @@ static bool two_paths(int d1, const char* p1, Resolved* a, int d2, const char* p
   }
   return true;
 }
-static int two_done(int ret, const Resolved& a, const Resolved& b) {
-  if (ret == 0) {
-    changed(a);
-    changed(b);
+// rename: the source is fetched in full if it is an incomplete file (it moves),
+// the file it replaces is discarded; afterwards one RENAME names both paths.
+static int rename_pre(const Resolved& a, const Resolved& b) {
+  if (a.mount < 0) return 0;
+  if (copy_up(a) < 0) return -1;
+  return discard(b, false);
+}
+static int rename_done(int ret, const Resolved& a, const Resolved& b) {
+  if (ret == 0 && a.mount >= 0) {
+    int saved = errno;
+    char from[kPathMax], to[kPathMax];
+    if (mount_path_of(a, from, sizeof from) && mount_path_of(b, to, sizeof to))
+      notify_changed(from, VOL_CHANGED_RENAME, to);
+    errno = saved;
   }
   return ret;
 }
 VOL_WRAPPER(int, rename, (const char* from, const char* to)) {
   Resolved a, b;
-  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b)) return -1;
-  return two_done(VOL_REAL(rename)(a.path, b.path), a, b);
+  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b) || rename_pre(a, b) < 0) return -1;
+  return rename_done(VOL_REAL(rename)(a.path, b.path), a, b);
 }
 VOL_WRAPPER(int, renameat, (int d1, const char* from, int d2, const char* to)) {
   Resolved a, b;
-  if (!two_paths(d1, from, &a, d2, to, &b)) return -1;
-  return two_done(VOL_REAL(renameat)(d1, a.path, d2, b.path), a, b);
+  if (!two_paths(d1, from, &a, d2, to, &b) || rename_pre(a, b) < 0) return -1;
+  return rename_done(VOL_REAL(renameat)(d1, a.path, d2, b.path), a, b);
 }
 VOL_WRAPPER(int, renameat2, (int d1, const char* from, int d2, const char* to, unsigned f)) {
   Resolved a, b;
-  if (!two_paths(d1, from, &a, d2, to, &b)) return -1;
-  return two_done(VOL_REAL(renameat2)(d1, a.path, d2, b.path, f), a, b);
+  if (!two_paths(d1, from, &a, d2, to, &b) || rename_pre(a, b) < 0) return -1;
+  return rename_done(VOL_REAL(renameat2)(d1, a.path, d2, b.path, f), a, b);
+}
+// link: a second name for the same inode; the source is fetched in full first.
+static int link_done(int ret, const Resolved& b) {
+  if (ret == 0) changed(b);
+  return ret;
 }
 VOL_WRAPPER(int, link, (const char* from, const char* to)) {
   Resolved a, b;
-  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b)) return -1;
-  return two_done(VOL_REAL(link)(a.path, b.path), b, b);
+  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b) || copy_up(a) < 0) return -1;
+  return link_done(VOL_REAL(link)(a.path, b.path), b);
 }
 VOL_WRAPPER(int, linkat, (int d1, const char* from, int d2, const char* to, int f)) {
   Resolved a, b;
-  if (!two_paths(d1, from, &a, d2, to, &b)) return -1;
-  return two_done(VOL_REAL(linkat)(d1, a.path, d2, b.path, f), b, b);
+  if (!two_paths(d1, from, &a, d2, to, &b) || copy_up(a) < 0) return -1;
+  return link_done(VOL_REAL(linkat)(d1, a.path, d2, b.path, f), b);
 }
 
 // symlink: the target is stored, not followed now. An absolute target inside a

@@ -7,7 +7,11 @@ requested blocks from SRC into the view and setting their bits (bytes first,
 bits after, as the contract requires). It counts the bytes it copied in
 SESSION/fetched_bytes. It is not a store: content comes from a local tree.
 
-Usage: fake_fetcher.py SESSION SRC MOUNT [BLOCK_SIZE]   (prints "ready" when serving)
+It also takes the write path's VOL_OP_CHANGED requests: it logs them to
+SESSION/changed.log ("KIND PATH [NEW]"), retires the slot of a file whose
+content is discarded, and follows renamed directories.
+
+Usage: fake_fetcher.py SESSION SRC MOUNT [BLOCK_SIZE [ro|rw]]   (prints "ready")
 """
 import mmap
 import os
@@ -22,7 +26,8 @@ HEADER = struct.Struct("<IIQQQQQ")   # vol_presence_header
 SLOT = struct.Struct("<QQQQQII")     # vol_presence_file
 REQ = struct.Struct("<IIQQ")         # vol_request without path
 RESP = struct.Struct("<iIQQ512s")    # vol_response
-OP_PING, OP_FETCH, OP_FETCH_ALL = 0, 1, 2
+OP_PING, OP_FETCH, OP_FETCH_ALL, OP_CHANGED = 0, 1, 2, 3
+KINDS = {0: "PATH", 1: "OPEN_WRITE", 2: "DISCARD", 3: "RENAME"}
 
 
 def vol_hash(ino):
@@ -34,6 +39,7 @@ def vol_hash(ino):
 
 session, src, mount = sys.argv[1], sys.argv[2], sys.argv[3]
 block = int(sys.argv[4]) if len(sys.argv) > 4 else 65536
+flags = sys.argv[5] if len(sys.argv) > 5 else "ro"
 view = os.path.join(session, "view")
 os.makedirs(view, exist_ok=True)
 
@@ -82,14 +88,40 @@ for index, (v, s, size) in enumerate(files):
     word += words[index]
 
 with open(os.path.join(session, "mounts"), "w") as f:
-    f.write(f"{mount}\t{view}\tro\n")
+    f.write(f"{mount}\t{view}\t{flags}\n")
 
 lock = threading.Lock()
 fetched = [0]
 
 
+def to_view(p):
+    return view + p[len(mount):] if p == mount or p.startswith(mount + "/") else None
+
+
+def changed(kind, raw):
+    parts = raw.split(b"\0")
+    old = parts[0].decode()
+    new = parts[1].decode() if kind == 3 and len(parts) > 1 else None
+    with open(os.path.join(session, "changed.log"), "a") as f:
+        f.write(f"{KINDS.get(kind, kind)} {old}{' ' + new if new else ''}\n")
+    vold = to_view(old)
+    if kind == 2:  # DISCARD: the file's content is being dropped; retire its slot
+        for rec in info:
+            if rec[5] == vold:
+                rec.append("retired")
+                struct.pack_into("<I", pm, rec[0] + 40, 1)
+    elif kind == 3 and vold:
+        vnew = to_view(new)
+        for rec in info:
+            if rec[5] == vold or rec[5].startswith(vold + "/"):
+                rec[5] = vnew + rec[5][len(vold):]
+
+
 def make_present(index, first, last):
-    off, woff, size, nblocks, present, v, s = info[index]
+    off, woff, size, nblocks, present, v, s = info[index][:7]
+    if "retired" in info[index]:
+        return
+    mtime = os.stat(v).st_mtime_ns
     with open(s, "rb") as fs, open(v, "r+b") as fv:
         for b in range(first, min(last, nblocks - 1) + 1):
             if b in present:
@@ -105,6 +137,7 @@ def make_present(index, first, last):
             w = woff + 8 * (b // 64)
             cur = struct.unpack_from("<Q", pm, w)[0]
             struct.pack_into("<Q", pm, w, cur | (1 << (b % 64)))
+    os.utime(v, ns=(mtime, mtime))  # fetching content is not a modification
     if len(present) == nblocks:
         struct.pack_into("<I", pm, off + 40, 1)  # complete
 
@@ -130,6 +163,8 @@ def serve(conn):
                     f.write(str(fetched[0]))
                 os.replace(os.path.join(session, "fetched_bytes.tmp"),
                            os.path.join(session, "fetched_bytes"))
+            elif op == OP_CHANGED:
+                changed(offset, msg[REQ.size:])
             elif op != OP_PING:
                 err = 22
         conn.send(RESP.pack(err, 0, 0, 0, b""))
