@@ -114,6 +114,9 @@ int ensure_path_at(int dirfd, const char* path);
 // whose presence slot is not complete.
 bool incomplete_at(int dirfd, const char* path, bool follow);
 int ensure_inherited();                  // every incomplete fd without FD_CLOEXEC
+// The view libraries an ELF file in a view needs through its RUNPATH/RPATH
+// (elf.cc): made complete before the loader maps them.
+int ensure_elf_deps(const char* real_path);
 inline int fd_needs_check(int fd) {
   return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
 }

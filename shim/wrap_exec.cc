@@ -80,7 +80,7 @@ int env_count(char* const* envp) {
 // What every exec and spawn does before the real call: the binary and every
 // inherited incomplete fd are made complete (the child reads them without us).
 bool before_exec(const Resolved& r) {
-  if (r.mount >= 0 && ensure_path(r.path) < 0) return false;
+  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path) < 0)) return false;
   return ensure_inherited() == 0;
 }
 
@@ -265,14 +265,14 @@ VOL_WRAPPER(void*, dlopen, (const char* file, int flags)) {
   if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlopen)(file, flags);
   Resolved r;
   if (!resolve(AT_FDCWD, file, &r)) return nullptr;
-  if (r.mount >= 0 && ensure_path(r.path) < 0) return nullptr;
+  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path) < 0)) return nullptr;
   return VOL_REAL(dlopen)(r.path, flags);
 }
 VOL_WRAPPER(void*, dlmopen, (Lmid_t lm, const char* file, int flags)) {
   if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlmopen)(lm, file, flags);
   Resolved r;
   if (!resolve(AT_FDCWD, file, &r)) return nullptr;
-  if (r.mount >= 0 && ensure_path(r.path) < 0) return nullptr;
+  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path) < 0)) return nullptr;
   return VOL_REAL(dlmopen)(lm, r.path, flags);
 }
 

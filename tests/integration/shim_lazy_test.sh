@@ -141,6 +141,23 @@ except OSError as e:
   assert_match "Input/output error" "$out"
 }
 
+# The loader opens a library's DT_NEEDED itself: those in the volume, found
+# through RUNPATH $ORIGIN (as Python wheels ship them), must be fetched first.
+test_dlopen_and_exec_pull_in_rpath_dependencies() {
+  make_src
+  mkdir -p "$T/src/lib" "$T/src/bin" "$T/build"
+  printf 'int dep_value(void) { return 1234; }\nchar pad[200000] = {1};\n' > "$T/build/dep.c"
+  printf 'int dep_value(void);\nint top(void) { return dep_value() + 1; }\n' > "$T/build/top.c"
+  printf '#include <stdio.h>\nint dep_value(void);\nint main(void) { printf("%%d\\n", dep_value()); return 0; }\n' > "$T/build/main.c"
+  gcc -shared -fPIC -o "$T/src/lib/libdep.so" "$T/build/dep.c"
+  gcc -shared -fPIC -o "$T/src/lib/libtop.so" "$T/build/top.c" -L"$T/src/lib" -ldep -Wl,-rpath,'$ORIGIN'
+  gcc -o "$T/src/bin/usedep" "$T/build/main.c" -L"$T/src/lib" -ldep -Wl,-rpath,'$ORIGIN/../lib'
+  start_fetcher dlopen
+  assert_eq 1235 "$(shim python3 -c 'import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).top())' "$MNT/lib/libtop.so")" "dlopen through ctypes"
+  start_fetcher exec-deps
+  assert_eq 1234 "$(shim env "$MNT/bin/usedep")" "exec of a binary whose library is on the volume"
+}
+
 test_io_uring_is_refused() {
   make_src
   start_fetcher uring
