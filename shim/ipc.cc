@@ -1,10 +1,11 @@
 // The shim's connection to the fetcher, and the C API (vol.h) built on it.
 //
-// Invariants: one SOCK_SEQPACKET connection per process, made lazily, kept at
-// an fd >= kHighFd with FD_CLOEXEC, used under g_mu for one request/response
-// at a time. A fork child drops the inherited connection and makes its own; a
-// vfork child (or any process whose pid is not g.pid) uses a one-shot
-// connection and never touches g_sock. If the fetcher is gone the call fails
+// Invariants: up to kConns SOCK_SEQPACKET connections per process, so that
+// that many threads can wait on the fetcher at once; each is made lazily, kept
+// at an fd >= kHighFd with FD_CLOEXEC, and carries one request/response at a
+// time under its own mutex. A fork child drops the inherited connections and
+// makes its own; a vfork child (or any process whose pid is not g.pid) uses a
+// one-shot connection and never touches g_conns. If the fetcher is gone the call fails
 // with EIO and says so once on stderr; nothing waits for a dead fetcher (its
 // end of the socket is closed by the kernel, so recv sees EOF or ECONNRESET).
 #include <errno.h>
@@ -21,8 +22,26 @@ namespace vol::shim {
 
 namespace {
 
-int g_sock = -1;
-pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+struct Conn {
+  pthread_mutex_t mu;
+  int fd;  // -1: not connected
+};
+Conn g_conns[kConns] = {
+    {PTHREAD_MUTEX_INITIALIZER, -1}, {PTHREAD_MUTEX_INITIALIZER, -1},
+    {PTHREAD_MUTEX_INITIALIZER, -1}, {PTHREAD_MUTEX_INITIALIZER, -1},
+    {PTHREAD_MUTEX_INITIALIZER, -1}, {PTHREAD_MUTEX_INITIALIZER, -1},
+    {PTHREAD_MUTEX_INITIALIZER, -1}, {PTHREAD_MUTEX_INITIALIZER, -1},
+};
+static_assert(kConns == 8, "g_conns' initialiser lists kConns entries");
+
+// A free connection, locked; or, when all are busy, one chosen by thread.
+Conn* take_conn() {
+  for (Conn& c : g_conns)
+    if (pthread_mutex_trylock(&c.mu) == 0) return &c;
+  Conn* c = &g_conns[(unsigned long)pthread_self() / 64 % kConns];
+  pthread_mutex_lock(&c->mu);
+  return c;
+}
 int g_complaints;
 
 // A new connection (fd), or -errno.
@@ -89,29 +108,29 @@ int ipc_call(vol_request* req, size_t path_len, vol_response* resp) {
     rc = roundtrip(fd, req, len, resp);
     sys(SYS_close, fd);
   } else {
-    pthread_mutex_lock(&g_mu);
+    Conn* c = take_conn();
     for (int attempt = 0;; attempt++) {
-      if (g_sock < 0) {
+      if (c->fd < 0) {
         long fd = connect_fetcher();
         if (fd < 0) {
           rc = (int)-fd;
           break;
         }
-        g_sock = (int)fd;
+        __atomic_store_n(&c->fd, (int)fd, __ATOMIC_RELAXED);
       }
-      rc = roundtrip(g_sock, req, len, resp);
+      rc = roundtrip(c->fd, req, len, resp);
       // EBADF/ENOTSOCK: the program closed our fd behind our back. Reconnect once.
       if ((rc == EBADF || rc == ENOTSOCK) && attempt == 0) {
-        g_sock = -1;
+        __atomic_store_n(&c->fd, -1, __ATOMIC_RELAXED);
         continue;
       }
       if (rc) {
-        sys(SYS_close, g_sock);
-        g_sock = -1;
+        sys(SYS_close, c->fd);
+        __atomic_store_n(&c->fd, -1, __ATOMIC_RELAXED);
       }
       break;
     }
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&c->mu);
   }
   if (rc) return gone(rc);
   if (resp->err && resp->message[0]) say(resp->message);
@@ -132,21 +151,41 @@ int notify_changed(const char* mount_path, uint32_t kind, const char* new_path) 
   return ipc_call(&req, n + m, &resp);
 }
 
-bool is_shim_fd(int fd) { return fd >= kHighFd && fd == __atomic_load_n(&g_sock, __ATOMIC_RELAXED); }
-
-int shim_fd() { return __atomic_load_n(&g_sock, __ATOMIC_RELAXED); }
-
-void shim_fd_lost(int fd) {
-  if (is_shim_fd(fd) && own_process()) __atomic_store_n(&g_sock, -1, __ATOMIC_RELAXED);
+bool is_shim_fd(int fd) {
+  if (fd < kHighFd) return false;
+  for (const Conn& c : g_conns)
+    if (fd == __atomic_load_n(&c.fd, __ATOMIC_RELAXED)) return true;
+  return false;
 }
 
-void ipc_atfork_prepare() { pthread_mutex_lock(&g_mu); }
-void ipc_atfork_parent() { pthread_mutex_unlock(&g_mu); }
+int shim_fds(int* out) {
+  int n = 0;
+  for (const Conn& c : g_conns) {
+    int fd = __atomic_load_n(&c.fd, __ATOMIC_RELAXED);
+    if (fd >= 0) out[n++] = fd;
+  }
+  return n;
+}
+
+void shim_fd_lost(int fd) {
+  if (!is_shim_fd(fd) || !own_process()) return;
+  for (Conn& c : g_conns)
+    if (__atomic_load_n(&c.fd, __ATOMIC_RELAXED) == fd) __atomic_store_n(&c.fd, -1, __ATOMIC_RELAXED);
+}
+
+void ipc_atfork_prepare() {
+  for (Conn& c : g_conns) pthread_mutex_lock(&c.mu);
+}
+void ipc_atfork_parent() {
+  for (Conn& c : g_conns) pthread_mutex_unlock(&c.mu);
+}
 void ipc_atfork_child() {
-  // The inherited connection is the parent's: replies must not cross.
-  if (g_sock >= 0) sys(SYS_close, g_sock);
-  g_sock = -1;
-  pthread_mutex_init(&g_mu, nullptr);
+  // The inherited connections are the parent's: replies must not cross.
+  for (Conn& c : g_conns) {
+    if (c.fd >= 0) sys(SYS_close, c.fd);
+    c.fd = -1;
+    pthread_mutex_init(&c.mu, nullptr);
+  }
 }
 
 namespace {

@@ -28,6 +28,7 @@ namespace vol::shim {
 
 constexpr int kMaxFds = 65536;
 constexpr int kHighFd = 800;  // the shim's own fds live at or above this
+constexpr int kConns = 8;     // connections to the fetcher: concurrent waits
 
 struct State {
   MountTable mounts;
@@ -129,7 +130,7 @@ int ipc_call(vol_request* req, size_t path_len, vol_response* resp);
 int notify_changed(const char* mount_path, uint32_t kind = VOL_CHANGED_PATH,
                    const char* new_path = nullptr);
 bool is_shim_fd(int fd);   // the IPC socket
-int shim_fd();             // the IPC socket's fd, or -1
+int shim_fds(int* out);    // the IPC sockets' fds (at most kConns), how many
 void shim_fd_lost(int fd); // fd is about to be replaced (dup2 onto it)
 void ipc_atfork_prepare();
 void ipc_atfork_parent();

@@ -202,13 +202,25 @@ extern "C" int vol_w_close_range(unsigned lo, unsigned hi, int flags) {
     for (unsigned fd = lo; fd <= hi && (int)fd <= max && fd < (unsigned)kMaxFds; fd++)
       if (g_fds[fd].mount1) closing((int)fd);
   }
-  int s = shim_fd();
-  if (s >= 0 && (unsigned)s >= lo && (unsigned)s <= hi) {
-    int ret = (unsigned)s > lo ? real(lo, (unsigned)s - 1, flags) : 0;
-    if (ret == 0 && (unsigned)s < hi) ret = real((unsigned)s + 1, hi, flags);
-    return ret;
+  // Close around the shim's sockets: [lo, s1-1], [s1+1, s2-1], … [sn+1, hi].
+  int fds[kConns];
+  int n = shim_fds(fds);
+  for (int i = 1; i < n; i++)  // sort (n <= 8)
+    for (int j = i; j > 0 && fds[j] < fds[j - 1]; j--) {
+      int t = fds[j];
+      fds[j] = fds[j - 1];
+      fds[j - 1] = t;
+    }
+  unsigned from = lo;
+  for (int i = 0; i < n; i++) {
+    unsigned s = (unsigned)fds[i];
+    if (s < from || s > hi) continue;
+    if (s > from && real(from, s - 1, flags) != 0) return -1;
+    if (s == ~0U) return 0;
+    from = s + 1;
   }
-  return real(lo, hi, flags);
+  if (from > hi) return 0;
+  return real(from, hi, flags);
 }
 VOL_WRAPPER(void, closefrom, (int lo)) {
   if (!g.active) return VOL_REAL(closefrom)(lo);

@@ -116,6 +116,32 @@ os.waitpid(pid, 0)' "$MNT/big.bin" | sort)
 1 $(tail -c +$((half + 1)) "$T/src/big.bin" | sha256sum | cut -d' ' -f1)" "$out"
 }
 
+test_threads_read_concurrently() {
+  make_src
+  start_fetcher threads
+  local out
+  out=$(shim python3 -c '
+import hashlib, os, sys, threading
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+parts = [None] * 12
+def work(i):
+    lo, hi = size * i // 12, size * (i + 1) // 12
+    b = bytearray()
+    while lo < hi:
+        chunk = os.pread(fd, min(50000, hi - lo), lo); b += chunk; lo += len(chunk)
+    parts[i] = bytes(b)
+ts = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(hashlib.sha256(b"".join(parts)).hexdigest())
+def target(l):
+    try: return os.readlink("/proc/self/fd/" + l)
+    except OSError: return ""
+print(len([l for l in os.listdir("/proc/self/fd") if target(l).startswith("socket:")]) > 1)' "$MNT/big.bin")
+  assert_eq "$WANT
+True" "$out" "12 threads reading; more than one connection to the fetcher"
+}
+
 test_dead_fetcher_gives_eio_not_a_hang() {
   make_src
   start_fetcher dead
