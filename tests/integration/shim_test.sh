@@ -63,6 +63,7 @@ printf '%s\t%s\tro\n' "$MNT" "$VIEW" > "$SESSION/mounts"
 cc_ok=1
 g++ -O1 -o "$T/prog" "$HERE"/prog.cc -ldl || cc_ok=0
 gcc -O1 -o "$T/closeall" "$HERE"/closeall.c || cc_ok=0
+gcc -O1 -o "$T/walk" "$HERE"/walk.c || cc_ok=0
 
 shim() { VOL_SESSION=$SESSION LD_PRELOAD=$SHIM "$@"; }
 
@@ -140,6 +141,7 @@ if [ "$want" == "$got" ]; then pass "python3 reads"; else fail "python3 reads" "
 # --- C and C++ --------------------------------------------------------------------
 if [ $cc_ok = 1 ]; then
   check "C/C++ fread ifstream dlopen exec" "$T/prog @"
+  check "glob(3) and nftw(3)"              "$T/walk @ | sort"
   check "close_range then read"            "$T/closeall @/dir/nums @/big.bin"
 else
   fail "C/C++ programs" "could not compile the test programs"
