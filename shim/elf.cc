@@ -145,7 +145,14 @@ out:
 }  // namespace
 
 int ensure_elf_deps(const char* real_path) {
-  if (!g.presence || real_path[0] != '/') return 0;
+  if (!g.presence) return 0;
+  char abs[kPathMax];
+  if (real_path[0] != '/') {  // $ORIGIN needs the directory: make it absolute
+    char cwd[kPathMax];
+    if (sys(SYS_getcwd, cwd, sizeof cwd) <= 0 || path_join(abs, sizeof abs, cwd, real_path) < 0)
+      return 0;
+    real_path = abs;
+  }
   Seen seen;
   seen.n = 0;
   return deps(real_path, 0, &seen);

@@ -182,6 +182,8 @@ test_dlopen_and_exec_pull_in_rpath_dependencies() {
   assert_eq 1235 "$(shim python3 -c 'import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).top())' "$MNT/lib/libtop.so")" "dlopen through ctypes"
   start_fetcher exec-deps
   assert_eq 1234 "$(shim env "$MNT/bin/usedep")" "exec of a binary whose library is on the volume"
+  start_fetcher exec-deps-relative
+  assert_eq 1234 "$(shim bash -c 'cd "$1/bin" && ./usedep' _ "$MNT")" "exec by a relative path"
 }
 
 test_io_uring_is_refused() {
