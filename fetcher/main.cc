@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   vol::AddBrowseCommands(app, selected, globals);
   vol::AddPutCommand(app, selected, globals);
   vol::AddGetCommand(app, selected, globals);
+  vol::AddRunCommands(app, selected, globals);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

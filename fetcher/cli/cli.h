@@ -46,6 +46,7 @@ void AddVolumeCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddBrowseCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddPutCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddGetCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
+void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 
 // "2026-11-26 13:28:41" in local time.
 std::string FormatTime(int64_t ns);

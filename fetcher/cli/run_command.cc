@@ -1,0 +1,63 @@
+// vol run / vol shell: run a program (or an interactive shell) with volumes
+// mounted through the preload shim. The work is fetcher/session/launcher.h's.
+#include <cstdlib>
+
+#include "fetcher/cli/cli.h"
+#include "fetcher/session/launcher.h"
+
+namespace vol {
+namespace {
+
+struct RunArgs {
+  std::vector<std::string> volumes;
+  bool read_only = false;
+  std::vector<std::string> argv;
+};
+
+RunOptions OptionsFor(const GlobalOptions& g, const RunArgs& a) {
+  RunOptions o;
+  o.store_url = g.store;
+  o.env = EnvName(g);
+  o.volumes = a.volumes;
+  o.read_only = a.read_only;
+  o.argv = a.argv;
+  return o;
+}
+
+}  // namespace
+
+void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
+  auto run = std::make_shared<RunArgs>();
+  CLI::App* r = AddCommand(
+      app, selected, "run",
+      "Run a program with volumes mounted: vol run -v NAME[:MOUNT]… -- PROGRAM [ARGS…].\n"
+      "MOUNT defaults to /mnt/NAME; it need not exist and needs no root. The exit\n"
+      "status is the program's (128+N when signal N killed it).",
+      [&g, run] { return RunSession(OptionsFor(g, *run)); });
+  r->add_option("-v,--volume", run->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)");
+  r->add_flag("--read-only", run->read_only, "Mount every volume read-only (writes fail with EROFS)");
+  r->add_option("PROGRAM", run->argv, "The program and its arguments (after --)");
+  r->prefix_command();
+  r->final_callback([r, run] {
+    for (const std::string& extra : r->remaining()) run->argv.push_back(extra);
+  });
+  AddStoreOptions(r, g);
+
+  auto shell = std::make_shared<RunArgs>();
+  CLI::App* s = AddCommand(
+      app, selected, "shell",
+      "Start an interactive shell ($SHELL, else /bin/bash) with volumes mounted:\n"
+      "vol shell -v NAME[:MOUNT]…  (MOUNT defaults to /mnt/NAME).",
+      [&g, shell] {
+        RunOptions o = OptionsFor(g, *shell);
+        const char* sh = getenv("SHELL");
+        o.argv = {sh && *sh ? sh : "/bin/bash"};
+        o.interactive = true;
+        return RunSession(o);
+      });
+  s->add_option("-v,--volume", shell->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)");
+  s->add_flag("--read-only", shell->read_only, "Mount every volume read-only");
+  AddStoreOptions(s, g);
+}
+
+}  // namespace vol

@@ -1,0 +1,231 @@
+#include "fetcher/session/session_server.h"
+
+#include <liburing.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "fetcher/util/fs.h"
+
+namespace vol {
+
+vol_response ResponseFor(const absl::Status& status) {
+  vol_response r;
+  memset(&r, 0, sizeof r);
+  if (status.ok()) return r;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument: r.err = EINVAL; break;
+    case absl::StatusCode::kResourceExhausted: r.err = ENOSPC; break;
+    case absl::StatusCode::kUnimplemented: r.err = ENOTSUP; break;
+    case absl::StatusCode::kPermissionDenied: r.err = EACCES; break;
+    case absl::StatusCode::kFailedPrecondition: r.err = EROFS; break;
+    default: r.err = EIO;
+  }
+  std::string msg = absl::StrCat("vol: ", status.message());
+  snprintf(r.message, sizeof r.message, "%s", msg.c_str());
+  return r;
+}
+
+namespace {
+
+enum class OpKind : uint8_t { kAccept, kRecv, kSend, kEvent, kStop };
+
+struct Conn {
+  uint64_t id = 0;
+  int fd = -1;
+  vol_request req;
+  vol_response resp;
+};
+
+// The loop's state; user_data of every sqe is a tagged pointer: for
+// connections the Conn*, for the fixed operations a small integer.
+class Loop {
+ public:
+  Loop(int listen_fd, int stop_fd, FetchEngine& engine, const OtherRequestHandler& other)
+      : listen_fd_(listen_fd), stop_fd_(stop_fd), engine_(engine), other_(other) {}
+  ~Loop() {
+    for (auto& [id, c] : conns_) close(c->fd);
+    if (ring_ok_) io_uring_queue_exit(&ring_);
+  }
+
+  absl::Status Run() {
+    int rc = io_uring_queue_init(256, &ring_, 0);
+    if (rc < 0) return ErrnoError("cannot set up io_uring for the fetcher", -rc);
+    ring_ok_ = true;
+    ArmAccept();
+    ArmEvent();
+    ArmStop();
+    while (!stop_) {
+      io_uring_submit_and_wait(&ring_, 1);
+      struct io_uring_cqe* cqe;
+      unsigned head, seen = 0;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        Handle(cqe->user_data, cqe->res);
+      }
+      io_uring_cq_advance(&ring_, seen);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static constexpr uint64_t kTagAccept = 1, kTagEvent = 2, kTagStop = 3;
+  // Connection ops: (conn id << 2) | kind bit, kind 0 = recv, 1 = send.
+  static uint64_t ConnTag(uint64_t id, bool send) { return (id << 2) | (send ? 1 : 0) | 0x100000000000000ULL; }
+
+  struct io_uring_sqe* Sqe() {
+    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  void ArmAccept() {
+    struct io_uring_sqe* sqe = Sqe();
+    io_uring_prep_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, kTagAccept);
+  }
+  void ArmEvent() {
+    struct io_uring_sqe* sqe = Sqe();
+    io_uring_prep_read(sqe, engine_.event_fd(), &event_buf_, sizeof event_buf_, 0);
+    io_uring_sqe_set_data64(sqe, kTagEvent);
+  }
+  void ArmStop() {
+    struct io_uring_sqe* sqe = Sqe();
+    io_uring_prep_read(sqe, stop_fd_, stop_buf_, sizeof stop_buf_, 0);
+    io_uring_sqe_set_data64(sqe, kTagStop);
+  }
+  void ArmRecv(Conn& c) {
+    memset(&c.req, 0, sizeof c.req);
+    struct io_uring_sqe* sqe = Sqe();
+    io_uring_prep_recv(sqe, c.fd, &c.req, sizeof c.req, 0);
+    io_uring_sqe_set_data64(sqe, ConnTag(c.id, false));
+  }
+  void ArmSend(Conn& c) {
+    size_t len = offsetof(vol_response, message) + strnlen(c.resp.message, sizeof c.resp.message - 1) + 1;
+    struct io_uring_sqe* sqe = Sqe();
+    io_uring_prep_send(sqe, c.fd, &c.resp, len, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, ConnTag(c.id, true));
+  }
+
+  void Drop(uint64_t id) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    close(it->second->fd);
+    conns_.erase(it);
+  }
+
+  void Handle(uint64_t tag, int res) {
+    if (tag == kTagAccept) {
+      if (res >= 0) {
+        auto c = std::make_unique<Conn>();
+        c->id = next_id_++;
+        c->fd = res;
+        Conn& ref = *c;
+        conns_[c->id] = std::move(c);
+        ArmRecv(ref);
+      }
+      ArmAccept();
+      return;
+    }
+    if (tag == kTagEvent) {
+      engine_.OnCompletions();  // res < 0 (EINTR): nothing lost, the count stays
+      ArmEvent();
+      return;
+    }
+    if (tag == kTagStop) {
+      if (res == -EINTR || res == -EAGAIN) {
+        ArmStop();
+      } else {
+        stop_ = true;
+      }
+      return;
+    }
+    bool send = tag & 1;
+    uint64_t id = (tag & ~0x100000000000000ULL) >> 2;
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Conn& c = *it->second;
+    if (send) {
+      if (res < 0) {
+        Drop(id);
+      } else {
+        ArmRecv(c);
+      }
+      return;
+    }
+    if (res <= 0 || static_cast<size_t>(res) < offsetof(vol_request, path)) {
+      Drop(id);  // EOF, error, or a malformed datagram
+      return;
+    }
+    c.req.path[sizeof c.req.path - 1] = '\0';
+    Dispatch(c);
+  }
+
+  void Reply(uint64_t id, const vol_response& resp) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    it->second->resp = resp;
+    ArmSend(*it->second);
+  }
+
+  void Dispatch(Conn& c) {
+    uint64_t id = c.id;
+    switch (c.req.op) {
+      case VOL_OP_PING:
+        Reply(id, ResponseFor(absl::OkStatus()));
+        return;
+      case VOL_OP_FETCH:
+      case VOL_OP_FETCH_ALL:
+        engine_.Fetch(c.req.index, c.req.offset, c.req.length, c.req.op == VOL_OP_FETCH_ALL,
+                      [this, id](absl::Status s) { Reply(id, ResponseFor(s)); });
+        return;
+      default:
+        if (other_) {
+          other_(c.req, [this, id](const vol_response& r) { Reply(id, r); });
+        } else {
+          Reply(id, ResponseFor(absl::UnimplementedError(
+                        absl::StrCat("the fetcher does not know request ", c.req.op))));
+        }
+    }
+  }
+
+  int listen_fd_, stop_fd_;
+  FetchEngine& engine_;
+  const OtherRequestHandler& other_;
+  struct io_uring ring_;
+  bool ring_ok_ = false;
+  bool stop_ = false;
+  uint64_t event_buf_ = 0;
+  char stop_buf_[64];
+  uint64_t next_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Conn>> conns_;
+};
+
+}  // namespace
+
+absl::Status ProbeIoUring() {
+  struct io_uring ring;
+  int rc = io_uring_queue_init(8, &ring, 0);
+  if (rc < 0) {
+    return ErrnoError("the fetcher needs io_uring, which this system refuses (is a seccomp profile blocking it?)", -rc);
+  }
+  io_uring_queue_exit(&ring);
+  return absl::OkStatus();
+}
+
+absl::Status ServeSession(int listen_fd, int stop_fd, FetchEngine& engine,
+                          const OtherRequestHandler& other) {
+  Loop loop(listen_fd, stop_fd, engine, other);
+  return loop.Run();
+}
+
+}  // namespace vol

@@ -1,0 +1,44 @@
+// SessionServer: the fetcher's event loop. One io_uring drives everything the
+// loop waits on: accepting shim connections on the session socket, receiving
+// their requests, sending their responses, the FetchEngine's eventfd (chunks
+// finished by workers) and the stop pipe (EOF when `vol run` is done or dead).
+//
+// Invariants:
+//   - Each connection has at most one operation in the ring at a time: a
+//     recv, or a send; between the two it waits for the engine. A shim sends
+//     one request and waits for its response, so that is all it needs.
+//     A connection is freed only when its own operation completes (EOF, error),
+//     so no completion ever names a freed connection.
+//   - Every request gets exactly one response, unless its peer is gone.
+//   - Only the loop thread touches connections and the engine's state.
+#ifndef VOL_FETCHER_SESSION_SESSION_SERVER_H_
+#define VOL_FETCHER_SESSION_SESSION_SERVER_H_
+
+#include <functional>
+
+#include "absl/status/status.h"
+#include "fetcher/session/fetch_engine.h"
+#include "vol/session.h"
+
+namespace vol {
+
+// Answers the requests that are not about content (CHANGED, COMMIT, RELOAD):
+// calls `reply` once, on the loop thread, possibly later.
+using OtherRequestHandler =
+    std::function<void(const vol_request& req, std::function<void(const vol_response&)> reply)>;
+
+// Serves until `stop_fd` reports EOF (or is readable). `listen_fd` is a
+// listening SOCK_SEQPACKET socket.
+absl::Status ServeSession(int listen_fd, int stop_fd, FetchEngine& engine,
+                          const OtherRequestHandler& other);
+
+// Fails when this kernel (or a seccomp filter) does not allow io_uring.
+absl::Status ProbeIoUring();
+
+// The response for a status: 0, or an errno (EIO for store and data errors,
+// ENOSPC, EINVAL) with the status message.
+vol_response ResponseFor(const absl::Status& status);
+
+}  // namespace vol
+
+#endif  // VOL_FETCHER_SESSION_SESSION_SERVER_H_
