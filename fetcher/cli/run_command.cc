@@ -12,6 +12,7 @@ struct RunArgs {
   std::vector<std::string> volumes;
   bool read_only = false;
   std::vector<std::string> argv;
+  CLI::App* cmd = nullptr;  // for the arguments CLI11 leaves over
 };
 
 RunOptions OptionsFor(const GlobalOptions& g, const RunArgs& a) {
@@ -33,14 +34,22 @@ void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
       "Run a program with volumes mounted: vol run -v NAME[:MOUNT]… -- PROGRAM [ARGS…].\n"
       "MOUNT defaults to /mnt/NAME; it need not exist and needs no root. The exit\n"
       "status is the program's (128+N when signal N killed it).",
-      [&g, run] { return RunSession(OptionsFor(g, *run)); });
-  r->add_option("-v,--volume", run->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)");
+      [&g, run] {
+        RunOptions o = OptionsFor(g, *run);
+        for (const std::string& a : run->cmd->remaining()) {
+          if (a != "--") o.argv.push_back(a);  // CLI11 echoes the separator here
+        }
+        return RunSession(o);
+      });
+  run->cmd = r;
+  // Everything after "--" belongs to the program; without "--", the first
+  // argument that is not an option of `run` starts the program (whose own
+  // options then need the "--").
+  r->add_option("-v,--volume", run->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)")
+      ->allow_extra_args(false);
   r->add_flag("--read-only", run->read_only, "Mount every volume read-only (writes fail with EROFS)");
   r->add_option("PROGRAM", run->argv, "The program and its arguments (after --)");
   r->prefix_command();
-  r->final_callback([r, run] {
-    for (const std::string& extra : r->remaining()) run->argv.push_back(extra);
-  });
   AddStoreOptions(r, g);
 
   auto shell = std::make_shared<RunArgs>();
@@ -55,7 +64,8 @@ void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
         o.interactive = true;
         return RunSession(o);
       });
-  s->add_option("-v,--volume", shell->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)");
+  s->add_option("-v,--volume", shell->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)")
+      ->allow_extra_args(false);
   s->add_flag("--read-only", shell->read_only, "Mount every volume read-only");
   AddStoreOptions(s, g);
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "fetcher/format/chunk.h"
@@ -87,7 +88,7 @@ void ReportStats(const SessionDir& session) {
     }
     return;
   }
-  std::string line = *text;
+  std::string line(absl::StripAsciiWhitespace(*text));
   for (char& c : line) c = c == '\n' ? ' ' : c;
   fprintf(stderr, "vol: stats: %s\n", line.c_str());
 }
