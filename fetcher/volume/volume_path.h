@@ -24,8 +24,12 @@ struct VolumePath {
   friend bool operator==(const VolumePath&, const VolumePath&) = default;
 };
 
-// "/a/./b/../c/" → /a/c. "" and "/" are the root. "../x" is InvalidArgument.
+// "/a/./b/../c/" → /a/c. "" and "/" are the root. "../x" is InvalidArgument,
+// and so is a path that is not valid UTF-8 (trees store names as JSON text).
 absl::StatusOr<VolumePath> ParseVolumePath(absl::string_view path);
+
+// Well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
+bool IsValidUtf8(absl::string_view s);
 
 }  // namespace vol
 
