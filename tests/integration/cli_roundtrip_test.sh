@@ -16,6 +16,7 @@ make_tree() {
   head -c 100000 /dev/urandom >"$d/a/b/binary"
   seq 1 200000 >"$d/a/b/c/text.txt"                                       # compressible
   printf 'héllo wörld\n' >"$d/ünïcødé ✓/fïlé with spaces.txt"
+  printf 'new\nline\n' >"$d/ünïcødé ✓/name with a"$'\n'"newline and a 'quote\""
   printf '#!/bin/sh\necho hi\n' >"$d/a/run.sh"
   chmod 755 "$d/a/run.sh"
   chmod 600 "$d/a/b/binary"

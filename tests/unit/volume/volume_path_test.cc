@@ -42,6 +42,24 @@ TEST(VolumePath, BadNames) {
   EXPECT_TRUE(ParseVolumePath("/" + std::string(255, 'x')).ok());
 }
 
+TEST(VolumePath, NamesMustBeUtf8) {
+  EXPECT_TRUE(ParseVolumePath("/café/日本/🙂").ok());
+  absl::StatusOr<VolumePath> v = ParseVolumePath("/caf\xe9");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("not valid UTF-8"), std::string::npos) << v.status();
+}
+
+TEST(Utf8, WellFormedOnly) {
+  for (const char* ok : {"", "ascii", "é", "日本語", "🙂", "\x7f", "\xf4\x8f\xbf\xbf"}) {
+    EXPECT_TRUE(IsValidUtf8(ok)) << ok;
+  }
+  for (const char* bad : {"\xe9", "\xff", "\x80", "caf\xc3", "\xc0\xaf" /* overlong '/' */,
+                          "\xe0\x80\xaf", "\xed\xa0\x80" /* surrogate */, "\xf4\x90\x80\x80",
+                          "\xf8\x88\x80\x80\x80", "\xe6\x97"}) {
+    EXPECT_FALSE(IsValidUtf8(bad)) << absl::string_view(bad).size() << " bytes";
+  }
+}
+
 TEST(VolumePath, ParentChildName) {
   VolumePath p = *ParseVolumePath("/a/b");
   EXPECT_EQ(p.Name(), "b");
