@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -128,7 +129,7 @@ absl::StatusOr<int> Cp(const GlobalOptions& g, const std::string& name,
       [&](TreeEditor& tree, ChangeStats& stats) -> absl::Status {
         absl::StatusOr<std::optional<Entry>> d = tree.Lookup(*dst);
         if (!d.ok()) return d.status();
-        bool into_dir = (d->has_value() && (*d)->is_dir()) || dst_arg.back() == '/';
+        bool into_dir = (d->has_value() && (*d)->is_dir()) || absl::EndsWith(dst_arg, "/");
         if (sources.size() > 1 && !into_dir) {
           return absl::FailedPreconditionError(
               absl::StrCat("copying several sources needs an existing directory; ", dst->ToString(),

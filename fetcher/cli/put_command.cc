@@ -10,6 +10,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -56,7 +57,7 @@ absl::StatusOr<int> Put(const GlobalOptions& g, const std::string& name,
     remote = args.back();
     args.pop_back();
   }
-  bool remote_is_dir = remote.back() == '/' || args.size() > 1;
+  bool remote_is_dir = absl::EndsWith(remote, "/") || args.size() > 1;
   absl::StatusOr<VolumePath> remote_path = ParseVolumePath(remote);
   if (!remote_path.ok()) return remote_path.status();
 
@@ -72,7 +73,7 @@ absl::StatusOr<int> Put(const GlobalOptions& g, const std::string& name,
             "standard input needs a file name: vol put NAME - /path/to/file");
       }
     } else {
-      bool contents_of_dir = local.back() == '/';
+      bool contents_of_dir = absl::EndsWith(local, "/");
       if (remote_is_dir && !contents_of_dir) dest = dest.Child(BaseName(local));
     }
     if (absl::Status s = ScanLocal(local, dest, items); !s.ok()) return s;
