@@ -50,6 +50,9 @@ test_invalid_names() {
   assert_fails_with "invalid environment name 'a/b'" $VOL create --env a/b w
   assert_fails_with "invalid volume name 'b@d'" $VOL put b@d src/big /x
   assert_fails_with "invalid volume name 'v/'" $VOL get v/ /big -
+  # Empty paths are bad paths, not a crash.
+  assert_fails_with "a file cannot replace the volume root" $VOL put v src/big ""
+  assert_fails_with "cannot read" $VOL put v "" /x
   assert_intact
 }
 
