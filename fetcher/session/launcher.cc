@@ -93,7 +93,18 @@ void ReportStats(const SessionDir& session) {
   fprintf(stderr, "vol: stats: %s\n", line.c_str());
 }
 
-[[noreturn]] void ExecProgram(const RunOptions& o, const SessionDir& session, const std::string& shim) {
+// `vol` itself runs without the shim, so a program stored on a mount is
+// started by a shell that has it: the shim's execve translates the path and
+// fetches the file whole first.
+bool OnMount(const std::string& program, const std::vector<MountLine>& mounts) {
+  for (const MountLine& m : mounts) {
+    if (RewriteSymlinkTarget(program, m.mount, m.view) != program) return true;
+  }
+  return false;
+}
+
+[[noreturn]] void ExecProgram(const RunOptions& o, const SessionDir& session, const std::string& shim,
+                              const std::vector<MountLine>& mounts) {
   signal(SIGINT, SIG_DFL);
   signal(SIGQUIT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
@@ -105,6 +116,9 @@ void ReportStats(const SessionDir& session) {
   setenv(VOL_SESSION_ENV, session.path().c_str(), 1);
   setenv(VOL_SHIM_ENV, shim.c_str(), 1);
   std::vector<char*> argv;
+  if (OnMount(o.argv[0], mounts)) {
+    for (const char* a : {"/bin/sh", "-c", "exec \"$0\" \"$@\""}) argv.push_back(const_cast<char*>(a));
+  }
   for (const std::string& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
@@ -189,7 +203,7 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
   }
   if (program == 0) {
     close(stop[1]);
-    ExecProgram(o, session, shim);
+    ExecProgram(o, session, shim, lines);
   }
   g_program_pid = program;
 

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# `vol run` and `vol shell` end to end with the real fetcher: exit statuses,
+# mistakes caught before the program starts, a mounted tree read by real
+# programs compared with the same tree on local disk, lazy fetch measured by
+# the fetcher's byte counter (VOL_STATS), every read path on a cold file, the
+# shared cache (a second session reads warm; LRU eviction under
+# VOL_CACHE_SIZE), and a fetcher killed mid-read.
+source "$(dirname "$0")/lib.sh"
+HERE=$ROOT/tests/integration/shim
+MiB=$((1024 * 1024))
+
+# The stats line of a session run with VOL_STATS=/path: "key value" lines.
+stat_of() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# A tree with what a view must reproduce: nested dirs, modes, mtimes, empty
+# files, relative and absolute symlinks (the absolute one into the mount).
+make_tree() {
+  mkdir -p src/d/e src/ro
+  echo hello > src/a.txt
+  head -c 5000000 /dev/urandom > src/d/five_mb
+  seq 1 20000 > src/d/e/nums
+  : > src/empty
+  ln -s a.txt src/rel
+  ln -s /mnt/t/d/e/nums src/abs
+  ln -s /etc/hostname src/outside
+  printf '#!/bin/sh\necho script ran\n' > src/d/run.sh
+  chmod 755 src/d/run.sh
+  chmod 600 src/a.txt
+  echo ro > src/ro/x
+  chmod 555 src/ro
+  touch -d '2001-02-03 04:05:06.789' src/d/e/nums
+  touch -h -d '2002-01-01' src/rel
+  touch -d '1999-12-31' src/d
+  "$VOL" create t >/dev/null
+  "$VOL" put t src/ / >/dev/null
+}
+
+test_exit_status_is_the_programs() {
+  "$VOL" create t >/dev/null
+  "$VOL" run -v t -- true
+  local rc=0
+  "$VOL" run -v t -- sh -c 'exit 7' || rc=$?
+  assert_eq 7 $rc "exit code"
+  rc=0
+  "$VOL" run -v t -- sh -c 'kill -TERM $$' || rc=$?
+  assert_eq 143 $rc "killed by SIGTERM"
+  rc=0
+  "$VOL" run -v t -- sh -c 'kill -9 $$' || rc=$?
+  assert_eq 137 $rc "killed by SIGKILL"
+  rc=0
+  "$VOL" run -v t -- /no/such/program 2>/dev/null || rc=$?
+  assert_eq 127 $rc "program not found"
+  # No volume at all is fine too, and the session directory is cleaned up.
+  assert_eq "in" "$("$VOL" run -- echo in)"
+  assert_eq "" "$(ls "$T/.cache/vol/sessions")" "sessions left behind"
+}
+
+test_mistakes_are_one_line_before_the_program_starts() {
+  "$VOL" create t >/dev/null
+  "$VOL" create u >/dev/null
+  local ran="touch $T/ran"
+  assert_fails_with "volume 'nope' not found" "$VOL" run -v nope -- sh -c "$ran"
+  assert_fails_with "relative" "$VOL" run -v t:mnt/t -- sh -c "$ran"
+  assert_fails_with "mounted twice" "$VOL" run -v t -v t:/x -- sh -c "$ran"
+  assert_fails_with "inside mount /a" "$VOL" run -v t:/a -v u:/a/b -- sh -c "$ran"
+  assert_fails_with "inside mount /a" "$VOL" run -v u:/a/b -v t:/a -- sh -c "$ran"
+  assert_fails_with "cannot be mounted at /" "$VOL" run -v t:/ -- sh -c "$ran"
+  assert_fails_with "no program" "$VOL" run -v t
+  [[ ! -e "$T/ran" ]] || fail "the program ran despite the mistake"
+  assert_eq "" "$(ls "$T/.cache/vol/sessions" 2>/dev/null)" "sessions left behind"
+}
+
+test_mounted_tree_matches_local_tree() {
+  make_tree
+  # What the program sees through the mount, listed like tree_listing does,
+  # and every file's checksum.
+  local listing='cd /mnt/t && find . -mindepth 1 \( -type d -printf "%P|%y|%m|%T@|-|\n" \) -o -printf "%P|%y|%m|%T@|%s|%l\n" | LC_ALL=C sort'
+  "$VOL" run -v t -- bash -c "$listing" > got.list
+  (cd src && find . -mindepth 1 \( -type d -printf "%P|%y|%m|%T@|-|\n" \) -o -printf "%P|%y|%m|%T@|%s|%l\n" | LC_ALL=C sort) > want.list
+  diff want.list got.list || fail "listing through the mount differs from the local tree"
+  "$VOL" run -v t -- bash -c 'cd /mnt/t && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum' > got.sum
+  (cd src && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) > want.sum
+  diff want.sum got.sum || fail "checksums through the mount differ"
+  "$VOL" run -v t -- diff -r --no-dereference /mnt/t "$T/src" || fail "diff -r mount vs local"
+  assert_eq "$(cat src/d/e/nums)" "$("$VOL" run -v t -- cat /mnt/t/abs)" "absolute symlink into the mount"
+  assert_eq hello "$("$VOL" run -v t -- cat /mnt/t/rel)" "relative symlink"
+  assert_eq "script ran" "$("$VOL" run -v t -- /mnt/t/d/run.sh)" "a script on the volume"
+  assert_eq hello "$("$VOL" run -v t:/data/x -- cat /data/x/a.txt)" "a custom mount path"
+}
+
+# Two volumes at once, and a program that sees both.
+test_two_volumes() {
+  "$VOL" create a >/dev/null
+  "$VOL" create b >/dev/null
+  echo one > one && echo two > two
+  "$VOL" put a one /f >/dev/null
+  "$VOL" put b two /f >/dev/null
+  assert_eq "one two" "$("$VOL" run -v a -v b:/srv/b -- sh -c 'echo $(cat /mnt/a/f /srv/b/f)')"
+}
+
+test_head_of_a_cold_1g_file_fetches_little() {
+  "$VOL" create t >/dev/null
+  head -c $((1024 * MiB)) /dev/urandom > big
+  "$VOL" put t big /big >/dev/null
+  VOL_STATS=$T/stats "$VOL" run -v t -- head -c 4096 /mnt/t/big > got
+  assert_eq "$(head -c 4096 big | sha256sum)" "$(sha256sum < got)" "first 4 KiB"
+  local fetched
+  fetched=$(stat_of stats store_bytes)
+  echo "head -c 4096 of a cold 1 GiB file fetched $fetched bytes"
+  [[ $fetched -gt 0 && $fetched -le $((16 * MiB)) ]] || fail "fetched $fetched bytes (want ≤ 16 MiB)"
+  # A read in the middle fetches around it, not from the start.
+  VOL_STATS=$T/stats "$VOL" run -v t -- sh -c 'tail -c +$((700 * 1048576 + 1)) /mnt/t/big | head -c 1000' > mid
+  assert_eq "$(tail -c +$((700 * MiB + 1)) big | head -c 1000 | sha256sum)" "$(sha256sum < mid)" "1000 bytes at 700 MiB"
+}
+
+# Every way of reading a cold 256 MiB file (each in a fresh cache) gives the right bytes.
+test_every_read_path_on_a_cold_file() {
+  "$VOL" create t >/dev/null
+  head -c $((256 * MiB)) /dev/urandom > big
+  "$VOL" put t big /big >/dev/null
+  local want how
+  want=$(sha256sum < big | cut -d' ' -f1)
+  gcc -O1 -o readpaths "$HERE/readpaths.c"
+  for how in read pread readv mmap sendfile fread; do
+    assert_eq "$want" "$(VOL_CACHE_DIR=$T/c-$how "$VOL" run -v t -- ./readpaths $how /mnt/t/big | sha256sum | cut -d' ' -f1)" "read through $how"
+  done
+  cat > ifs.cc <<'CC'
+#include <fstream>
+#include <iostream>
+int main(int, char** argv) { std::ifstream f(argv[1], std::ios::binary); std::cout << f.rdbuf(); return f ? 0 : 1; }
+CC
+  g++ -O1 -o ifs ifs.cc
+  assert_eq "$want" "$(VOL_CACHE_DIR=$T/c-ifs "$VOL" run -v t -- ./ifs /mnt/t/big | sha256sum | cut -d' ' -f1)" "std::ifstream"
+  assert_eq "$want" "$(VOL_CACHE_DIR=$T/c-inh "$VOL" run -v t -- bash -c 'exec 3< /mnt/t/big; sha256sum <&3' | cut -d' ' -f1)" "inherited fd in a child"
+  assert_eq "$want" "$(VOL_CACHE_DIR=$T/c-py "$VOL" run -v t -- python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' /mnt/t/big)" "python read"
+}
+
+test_second_session_reads_warm() {
+  "$VOL" create t >/dev/null
+  head -c $((40 * MiB)) /dev/urandom > big
+  "$VOL" put t big /big >/dev/null
+  local want
+  want=$(sha256sum < big | cut -d' ' -f1)
+  assert_eq "$want" "$(VOL_STATS=$T/s1 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "cold"
+  [[ $(stat_of s1 store_bytes) -ge $((40 * MiB)) ]] || fail "cold read fetched only $(stat_of s1 store_bytes) bytes"
+  assert_eq "$want" "$(VOL_STATS=$T/s2 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "warm"
+  assert_eq 0 "$(stat_of s2 store_bytes)" "bytes fetched from the store by the second session"
+  assert_eq 10 "$(stat_of s2 cache_chunks)" "chunks served by the cache"
+  # A corrupted cache entry is noticed, dropped and fetched again.
+  local entry
+  entry=$(find "$T/.cache/vol/chunks" -type f | head -1)
+  printf 'X' | dd of="$entry" bs=1 seek=100 conv=notrunc status=none
+  assert_eq "$want" "$(VOL_STATS=$T/s3 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "after corruption"
+  assert_eq $((4 * MiB + 32)) "$(stat_of s3 store_bytes)" "only the corrupt chunk is fetched again"
+}
+
+test_cache_is_evicted_under_its_limit() {
+  "$VOL" create t >/dev/null
+  head -c $((64 * MiB)) /dev/urandom > big
+  "$VOL" put t big /big >/dev/null
+  VOL_CACHE_SIZE=16M "$VOL" run -v t -- cat /mnt/t/big > /dev/null
+  local used
+  used=$(du -sb "$T/.cache/vol/chunks" | cut -f1)
+  echo "cache holds $used bytes under a 16 MiB limit"
+  [[ $used -le $((20 * MiB)) && $used -gt 0 ]] || fail "cache holds $used bytes with VOL_CACHE_SIZE=16M"
+  # The most recently used chunk (the file's last) survived.
+  VOL_STATS=$T/s "$VOL" run -v t -- tail -c 1000 /mnt/t/big > /dev/null
+  assert_eq 0 "$(stat_of s store_bytes)" "the last chunk was evicted"
+}
+
+test_killed_fetcher_gives_errors_not_a_hang() {
+  "$VOL" create t >/dev/null
+  head -c $((64 * MiB)) /dev/urandom > big
+  "$VOL" put t big /big >/dev/null
+  # Read 4 MiB, kill the fetcher, read on: the read fails (EIO), nothing hangs.
+  local rc=0
+  timeout 60 "$VOL" run -v t -- python3 -c '
+import os, signal, sys
+f = open("/mnt/t/big", "rb", buffering=0)
+assert len(f.read(4096)) == 4096
+pid = int(open(os.environ["VOL_SESSION"] + "/fetcher.pid").read())
+os.kill(pid, signal.SIGKILL)
+try:
+    f.seek(60 << 20)
+    f.read(1 << 20)
+except OSError as e:
+    print("error", e.errno)
+    sys.exit(3)
+print("read succeeded")
+' > out 2> err || rc=$?
+  cat out err
+  assert_eq 3 $rc "exit status of the reader"
+  assert_eq "error 5" "$(cat out)" "the read fails with EIO"
+  assert_match "fetcher .* killed by signal 9" "$(cat err)" "vol run reports the dead fetcher"
+}
+
+test_shell_runs_an_interactive_shell_with_the_mounts() {
+  "$VOL" create t >/dev/null
+  echo hi > f
+  "$VOL" put t f /f >/dev/null
+  local rc=0
+  echo 'cat /mnt/t/f; exit 5' | SHELL=/bin/bash "$VOL" shell -v t > out 2> err || rc=$?
+  assert_eq 5 $rc "the shell's exit status"
+  assert_eq hi "$(cat out)"
+  assert_match "volume 't' .* is at /mnt/t" "$(cat err)"
+}
+
+run_tests "$@"
