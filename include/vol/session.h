@@ -16,6 +16,11 @@
  *             datagram, answered by one vol_response.
  *   presence  shared memory (mmap MAP_SHARED, read-only in the shim): which
  *             blocks of each view file hold fetched content.
+ *   features  optional text, one word per line, what this fetcher implements
+ *             beyond reads. "writes": it takes VOL_OP_CHANGED and commits, so
+ *             the shim lets programs write to "rw" mounts; without it every
+ *             write under a mount fails with EROFS. (VOL_SHIM_WRITES=1 in the
+ *             program's environment forces writes on, for tests.)
  *
  * $VOL_SHIM holds the absolute path of libvolshim.so, so that the shim can put
  * LD_PRELOAD back when a program strips it from a child's environment.
@@ -39,6 +44,8 @@ extern "C" {
 #define VOL_SESSION_MOUNTS "mounts"
 #define VOL_SESSION_SOCK "sock"
 #define VOL_SESSION_PRESENCE "presence"
+#define VOL_SESSION_FEATURES "features"
+#define VOL_FEATURE_WRITES "writes"
 
 #define VOL_PRESENCE_MAGIC 0x45525056u /* "VPRE" */
 #define VOL_PRESENCE_VERSION 1u
