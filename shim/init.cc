@@ -81,6 +81,26 @@ void map_presence() {
   sys(SYS_close, fd);
 }
 
+// True if the session's `features` file lists `word` on a line of its own.
+bool has_feature(const char* word) {
+  char path[kPathMax], text[1024];
+  if (path_join(path, sizeof path, g.session, VOL_SESSION_FEATURES) < 0) return false;
+  long fd = sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  long n = sys(SYS_read, fd, text, sizeof text - 1);
+  sys(SYS_close, fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  size_t wl = strlen(word);
+  for (char* line = text; line && *line;) {
+    char* end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len == wl && memcmp(line, word, wl) == 0) return true;
+    line = end ? end + 1 : nullptr;
+  }
+  return false;
+}
+
 void atfork_prepare() { ipc_atfork_prepare(); }
 void atfork_parent() { ipc_atfork_parent(); }
 void atfork_child() {
@@ -125,7 +145,7 @@ __attribute__((constructor)) void init() {
     }
   }
   const char* w = getenv("VOL_SHIM_WRITES");
-  g.writes = w && w[0] == '1';
+  g.writes = (w && w[0] == '1') || has_feature(VOL_FEATURE_WRITES);
   map_presence();
   g.active = true;
   update_cwd();

@@ -36,7 +36,7 @@ start_fetcher() {  # NAME [ro|rw]
   cat "$SESSION.log" >&2
   fail "the stand-in fetcher did not start"
 }
-shim() { VOL_SHIM_WRITES=1 VOL_SESSION=$SESSION LD_PRELOAD=$SHIM "$@"; }
+shim() { VOL_SESSION=$SESSION LD_PRELOAD=$SHIM "$@"; }
 listing() {  # what diff -r does not show: type, mode, size, symlink target (mtimes are now)
   (cd "$1" && find . -mindepth 1 \( -type l -printf '%P|%y|%m|-|%l\n' \) -o \
      -printf '%P|%y|%m|%s|%l\n' | LC_ALL=C sort)
@@ -131,6 +131,21 @@ test_read_only_mount_refuses_writes_even_when_enabled() {
   out=$(shim touch "$MNT/x" 2>&1) || rc=$?
   [[ $rc -ne 0 ]] || fail "touch succeeded on a read-only mount"
   assert_match "Read-only file system" "$out"
+}
+
+# A fetcher that does not list the "writes" feature has no commit side: its
+# rw mounts refuse writes like read-only ones (nothing is written and lost).
+test_rw_mount_without_the_writes_feature_refuses_writes() {
+  make_src
+  start_fetcher nofeature rw
+  rm "$SESSION/features"
+  local out rc=0
+  out=$(shim bash -c "echo x > $MNT/new.txt" 2>&1) || rc=$?
+  [[ $rc -ne 0 ]] || fail "the write succeeded"
+  assert_match "Read-only file system" "$out"
+  rc=0
+  VOL_SHIM_WRITES=1 shim bash -c "echo x > $MNT/new.txt" || rc=$?
+  assert_eq 0 $rc "VOL_SHIM_WRITES=1 forces writes on"
 }
 
 run_tests "$@"

@@ -89,6 +89,8 @@ for index, (v, s, size) in enumerate(files):
 
 with open(os.path.join(session, "mounts"), "w") as f:
     f.write(f"{mount}\t{view}\t{flags}\n")
+with open(os.path.join(session, "features"), "w") as f:
+    f.write("writes\n")  # this stand-in takes VOL_OP_CHANGED
 
 lock = threading.Lock()
 fetched = [0]
