@@ -49,13 +49,28 @@ long connect_fetcher() {
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
-  if (path_join(addr.sun_path, sizeof addr.sun_path, g.session, VOL_SESSION_SOCK) < 0)
-    return -ENAMETOOLONG;
+  long dir = -1;
+  if (path_join(addr.sun_path, sizeof addr.sun_path, g.session, VOL_SESSION_SOCK) < 0) {
+    // A session path longer than sun_path allows: go through the directory's fd.
+    dir = sys(SYS_openat, AT_FDCWD, g.session, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return dir;
+    char link[64] = "/proc/self/fd/";
+    char num[12];
+    int k = 0;
+    for (long v = dir; k == 0 || v; v /= 10) num[k++] = (char)('0' + v % 10);
+    for (int i = 0; i < k; i++) link[14 + i] = num[k - 1 - i];
+    link[14 + k] = '\0';
+    path_join(addr.sun_path, sizeof addr.sun_path, link, VOL_SESSION_SOCK);
+  }
   long fd = sys(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fd;
+  if (fd < 0) {
+    if (dir >= 0) sys(SYS_close, dir);
+    return fd;
+  }
   long rc;
   do rc = sys(SYS_connect, fd, &addr, sizeof addr);
   while (rc == -EINTR);
+  if (dir >= 0) sys(SYS_close, dir);
   if (rc < 0) {
     sys(SYS_close, fd);
     return rc;

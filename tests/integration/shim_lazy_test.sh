@@ -20,7 +20,7 @@ make_src() {
   WANT=$(sha256sum < "$T/src/big.bin" | cut -d' ' -f1)
 }
 start_fetcher() {
-  SESSION=$T/session-$1
+  SESSION=${SESSION_BASE:-$T}/session-$1
   MNT=/vol-lazy-test/$1
   mkdir -p "$SESSION"
   python3 "$HERE/fake_fetcher.py" "$SESSION" "$T/src" "$MNT" $BLOCK > "$SESSION.log" 2>&1 &
@@ -184,6 +184,16 @@ test_dlopen_and_exec_pull_in_rpath_dependencies() {
   assert_eq 1234 "$(shim env "$MNT/bin/usedep")" "exec of a binary whose library is on the volume"
   start_fetcher exec-deps-relative
   assert_eq 1234 "$(shim bash -c 'cd "$1/bin" && ./usedep' _ "$MNT")" "exec by a relative path"
+}
+
+# The socket's path is longer than sockaddr_un allows (108 bytes).
+test_long_session_path() {
+  make_src
+  SESSION_BASE=$T/$(printf 'long-directory-name-%.0s' 1 2 3 4 5 6)
+  mkdir -p "$SESSION_BASE"
+  start_fetcher long
+  [[ ${#SESSION} -gt 108 ]] || fail "the session path is only ${#SESSION} bytes"
+  assert_eq "$WANT" "$(shim cat "$MNT/big.bin" | sha256sum | cut -d' ' -f1)"
 }
 
 test_io_uring_is_refused() {

@@ -175,7 +175,8 @@ def serve(conn):
 with open(os.path.join(session, "fetched_bytes"), "w") as f:
     f.write("0")
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-srv.bind(os.path.join(session, "sock"))
+os.chdir(session)  # bind by a relative name: the session path may exceed sun_path
+srv.bind("sock")
 srv.listen(64)
 print("ready", flush=True)
 while True:
