@@ -16,6 +16,9 @@
  *             datagram, answered by one vol_response.
  *   presence  shared memory (mmap MAP_SHARED, read-only in the shim): which
  *             blocks of each view file hold fetched content.
+ *   fetcher.pid  the fetcher's process id (decimal text). Optional; a shim
+ *             waiting on a reply checks it every second, so a fetcher that
+ *             died without its socket being closed is noticed.
  *   features  optional text, one word per line, what this fetcher implements
  *             beyond reads. "writes": it takes VOL_OP_CHANGED and commits, so
  *             the shim lets programs write to "rw" mounts; without it every
@@ -45,6 +48,7 @@ extern "C" {
 #define VOL_SESSION_SOCK "sock"
 #define VOL_SESSION_PRESENCE "presence"
 #define VOL_SESSION_FEATURES "features"
+#define VOL_SESSION_FETCHER_PID "fetcher.pid"
 #define VOL_FEATURE_WRITES "writes"
 
 #define VOL_PRESENCE_MAGIC 0x45525056u /* "VPRE" */
