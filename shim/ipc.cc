@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <poll.h>
+#include <time.h>
 
 #include "shim.h"
 #include "vol/vol.h"
@@ -83,14 +85,57 @@ long connect_fetcher() {
   return fd;
 }
 
+// False if the session's fetcher.pid names a process that no longer exists (or
+// is a zombie). Without the file there is nothing to check: true.
+bool fetcher_alive() {
+  char path[kPathMax], text[32];
+  if (path_join(path, sizeof path, g.session, VOL_SESSION_FETCHER_PID) < 0) return true;
+  long fd = sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  long n = sys(SYS_read, fd, text, sizeof text - 1);
+  sys(SYS_close, fd);
+  if (n <= 0) return true;
+  long pid = 0;
+  for (long i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++) pid = pid * 10 + (text[i] - '0');
+  if (pid <= 0) return true;
+  if (sys(SYS_kill, pid, 0) == -ESRCH) return false;
+  // A zombie (dead, not yet reaped) holds no socket either: /proc/PID/stat says Z.
+  char stat_path[64] = "/proc/";
+  char num[24];
+  int k = 0;
+  for (long v = pid; k == 0 || v; v /= 10) num[k++] = (char)('0' + v % 10);
+  for (int i = 0; i < k; i++) stat_path[6 + i] = num[k - 1 - i];
+  memcpy(stat_path + 6 + k, "/stat", 6);
+  char st[256];
+  fd = sys(SYS_openat, AT_FDCWD, stat_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  n = sys(SYS_read, fd, st, sizeof st - 1);
+  sys(SYS_close, fd);
+  if (n <= 0) return true;
+  st[n] = '\0';
+  const char* paren = strrchr(st, ')');
+  return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
 // One request and its response on fd. Returns 0 or a transport errno.
 int roundtrip(long fd, const vol_request* req, size_t len, vol_response* resp) {
   long n;
   do n = sys(SYS_sendto, fd, req, len, MSG_NOSIGNAL, 0, 0);
   while (n == -EINTR);
   if (n < 0) return (int)-n;
-  do n = sys(SYS_recvfrom, fd, resp, sizeof *resp, 0, 0, 0);
-  while (n == -EINTR);
+  for (;;) {
+    struct pollfd pfd = {(int)fd, POLLIN, 0};
+    struct timespec second = {1, 0};
+    n = sys(SYS_ppoll, &pfd, 1, &second, 0, 0);
+    if (n == 0) {  // a second without a reply: is the fetcher still there?
+      if (!fetcher_alive()) return ESRCH;
+      continue;
+    }
+    if (n < 0 && n != -EINTR) return (int)-n;
+    do n = sys(SYS_recvfrom, fd, resp, sizeof *resp, MSG_DONTWAIT, 0, 0);
+    while (n == -EINTR);
+    if (n != -EAGAIN) break;
+  }
   if (n < 0) return (int)-n;
   if (n == 0) return EPIPE;  // the fetcher closed its end
   if (n < (long)offsetof(vol_response, message)) return EPROTO;
@@ -103,6 +148,7 @@ int gone(int err) {
   if (__atomic_fetch_add(&g_complaints, 1, __ATOMIC_RELAXED) < 3) {
     const char* why = err == ENOENT || err == ECONNREFUSED ? "nothing listens on its socket"
                       : err == EPIPE                       ? "it closed the connection"
+                      : err == ESRCH                       ? "its process exited"
                                                            : strerrordesc_np(err);
     say("fetcher for session", g.session, "is gone:", why ? why : "unknown error");
   }

@@ -186,6 +186,25 @@ test_dlopen_and_exec_pull_in_rpath_dependencies() {
   assert_eq 1234 "$(shim bash -c 'cd "$1/bin" && ./usedep' _ "$MNT")" "exec by a relative path"
 }
 
+# A fetcher that stops answering without its socket being closed (its process
+# is gone but the socket lives on, here: stopped, with fetcher.pid naming a dead
+# process): the reader notices within seconds instead of waiting forever.
+test_silent_dead_fetcher_is_noticed() {
+  make_src
+  start_fetcher silent
+  sleep 0 & local dead=$!
+  wait $dead
+  echo $dead > "$SESSION/fetcher.pid"
+  kill -STOP $FPID
+  local out rc=0 t0=$SECONDS
+  out=$(shim timeout 30 cat "$MNT/big.bin" 2>&1 >/dev/null) || rc=$?
+  kill -CONT $FPID
+  [[ $rc -ne 0 && $rc -ne 124 ]] || fail "cat exited $rc (124: it hung)"
+  assert_match "is gone: its process exited" "$out"
+  assert_match "Input/output error" "$out"
+  [[ $((SECONDS - t0)) -le 10 ]] || fail "took $((SECONDS - t0)) s to notice"
+}
+
 # The socket's path is longer than sockaddr_un allows (108 bytes).
 test_long_session_path() {
   make_src

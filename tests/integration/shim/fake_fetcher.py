@@ -174,6 +174,8 @@ def serve(conn):
 
 with open(os.path.join(session, "fetched_bytes"), "w") as f:
     f.write("0")
+with open(os.path.join(session, "fetcher.pid"), "w") as f:
+    f.write(f"{os.getpid()}\n")
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 os.chdir(session)  # bind by a relative name: the session path may exceed sun_path
 srv.bind("sock")
