@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/inotify.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -598,4 +599,52 @@ VOL_WRAPPER(int, symlink, (const char* target, const char* path)) {
 extern "C" VOL_API int vol_w_symlinkat(const char*, int, const char*) __asm__("symlinkat");
 extern "C" int vol_w_symlinkat(const char* target, int dirfd, const char* path) {
   return symlink_impl(target, dirfd, path);
+}
+
+// ---- mkstemp and friends fill in the caller's template; glibc opens with its
+// internal open. The template is translated into a local buffer and the
+// generated name copied back into the caller's template. --------------------------
+template <typename Call>
+static int mktemp_impl(char* tmpl, int suffixlen, bool dir, Call call) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, tmpl, &r)) return -1;
+  if (r.mount < 0 && r.path == tmpl) return call(tmpl);
+  if (!may_write(r)) return -1;
+  char local[kPathMax];
+  size_t n = strlen(r.path), user = strlen(tmpl);
+  memcpy(local, r.path, n + 1);
+  int ret = call(local);
+  if (ret < 0) return ret;
+  // The generated characters are the 6 before the suffix, in both spellings.
+  size_t tail = 6 + (size_t)(suffixlen > 0 ? suffixlen : 0);
+  if (tail <= n && tail <= user) memcpy(tmpl + user - tail, local + n - tail, tail);
+  if (!dir) fd_note(ret, r.mount, O_RDWR);
+  Resolved done = r;
+  done.path = local;
+  changed(done, dir ? VOL_CHANGED_PATH : VOL_CHANGED_OPEN_WRITE);
+  return ret;
+}
+#define VOL_GEN_MKSTEMP(NAME, PARAMS, SUFFIX, ARGS)                         \
+  VOL_WRAPPER(int, NAME, PARAMS) {                                          \
+    return mktemp_impl(tmpl, SUFFIX, false,                                 \
+                       [&](char* t) { return VOL_REAL(NAME) ARGS; });       \
+  }
+VOL_GEN_MKSTEMP(mkstemp, (char* tmpl), 0, (t))
+VOL_GEN_MKSTEMP(mkstemp64, (char* tmpl), 0, (t))
+VOL_GEN_MKSTEMP(mkostemp, (char* tmpl, int fl), 0, (t, fl))
+VOL_GEN_MKSTEMP(mkostemp64, (char* tmpl, int fl), 0, (t, fl))
+VOL_GEN_MKSTEMP(mkstemps, (char* tmpl, int sl), sl, (t, sl))
+VOL_GEN_MKSTEMP(mkstemps64, (char* tmpl, int sl), sl, (t, sl))
+VOL_GEN_MKSTEMP(mkostemps, (char* tmpl, int sl, int fl), sl, (t, sl, fl))
+VOL_GEN_MKSTEMP(mkostemps64, (char* tmpl, int sl, int fl), sl, (t, sl, fl))
+VOL_WRAPPER(char*, mkdtemp, (char* tmpl)) {
+  int ret = mktemp_impl(tmpl, 0, true, [&](char* t) { return VOL_REAL(mkdtemp)(t) ? 0 : -1; });
+  return ret < 0 ? nullptr : tmpl;
+}
+
+// inotify watches a path: the view's.
+VOL_WRAPPER(int, inotify_add_watch, (int fd, const char* path, uint32_t mask)) {
+  Resolved r;
+  if (!resolve(AT_FDCWD, path, &r)) return -1;
+  return VOL_REAL(inotify_add_watch)(fd, r.path, mask);
 }

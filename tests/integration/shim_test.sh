@@ -174,6 +174,8 @@ erofs "truncate"      truncate -s 0 "$MNT/a.txt"
 erofs "sqlite3 write" sqlite3 "$MNT/db.sqlite" "insert into t values (1, 'x')"
 erofs "python open w" python3 -c "open('$MNT/a.txt', 'w')"
 erofs "python fchmod" python3 -c "import os; os.fchmod(os.open('$MNT/a.txt', os.O_RDONLY), 0o600)"
+erofs "mktemp -p"     mktemp -p "$MNT"
+erofs "python mkstemp" python3 -c "import ctypes, os; b = ctypes.create_string_buffer(b'$MNT/tXXXXXX'); fd = ctypes.CDLL(None, use_errno=True).mkstemp(b); fd < 0 or exit(0); raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))"
 erofs "tar -x into"   tar -xf <(tar -cf - -C "$LOCAL" a.txt) -C "$MNT/dir"
 after=$(cd "$VIEW" && find . -printf '%p %s %m %T@\n' | sort)
 [ "$before" == "$after" ] && pass "view unchanged by refused writes" || fail "view unchanged by refused writes" "$(diff <(echo "$before") <(echo "$after"))"

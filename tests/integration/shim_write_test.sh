@@ -133,6 +133,32 @@ test_read_only_mount_refuses_writes_even_when_enabled() {
   assert_match "Read-only file system" "$out"
 }
 
+test_mkstemp_and_mkdtemp_on_a_mount() {
+  make_src
+  start_fetcher mkstemp
+  local out
+  out=$(shim python3 -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mnt = sys.argv[1]
+t = ctypes.create_string_buffer((mnt + "/d/tmpXXXXXX").encode())
+fd = libc.mkstemp(t)
+assert fd >= 0, os.strerror(ctypes.get_errno())
+os.write(fd, b"temp data"); os.close(fd)
+name = t.value.decode()
+print(name.startswith(mnt + "/d/tmp"), "XXXXXX" not in name, open(name).read())
+s = ctypes.create_string_buffer((mnt + "/tmpXXXXXX.sfx").encode())
+fd = libc.mkstemps(s, 4)
+print(fd >= 0, s.value.decode().endswith(".sfx"), os.path.exists(s.value.decode()))
+libc.mkdtemp.restype = ctypes.c_char_p
+d = ctypes.create_string_buffer((mnt + "/dirXXXXXX").encode())
+r = libc.mkdtemp(d)
+print(r is not None and os.path.isdir(r.decode()), r.decode().startswith(mnt))' "$MNT")
+  assert_eq "True True temp data
+True True True
+True True" "$out"
+}
+
 # A fetcher that does not list the "writes" feature has no commit side: its
 # rw mounts refuse writes like read-only ones (nothing is written and lost).
 test_rw_mount_without_the_writes_feature_refuses_writes() {
