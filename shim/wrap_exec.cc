@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -277,17 +278,59 @@ VOL_WRAPPER(void*, dlmopen, (Lmid_t lm, const char* file, int flags)) {
 }
 
 // ---- io_uring is refused: its reads would bypass the lazy-content guard ---------
+// syscall(): libuv (Node.js) and others make some file system calls through
+// it; those that take a path are translated like their libc wrappers.
 extern "C" VOL_API long vol_w_syscall(long, ...) __asm__("syscall");
 VOL_REAL_DECL_T(syscall, long (*)(long, ...));
+// The shim's own wrappers (defined in wrap_path.cc under these symbol names).
+extern "C" int vol_w_openat(int, const char*, int, ...) __asm__("openat");
+extern "C" int vol_w_statx(int, const char*, int, unsigned, struct statx*) __asm__("statx");
+extern "C" int vol_w_fstatat(int, const char*, struct stat*, int) __asm__("fstatat");
+extern "C" int vol_w_faccessat(int, const char*, int, int) __asm__("faccessat");
+extern "C" ssize_t vol_w_readlinkat(int, const char*, char*, size_t) __asm__("readlinkat");
 extern "C" long vol_w_syscall(long n, ...) {
   va_list ap;
   va_start(ap, n);
   long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
   long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
   va_end(ap);
-  if (n == SYS_io_uring_setup && g.active) {
-    errno = ENOSYS;
-    return -1;
+  if (g.active) {
+    auto path = [](long a) { return reinterpret_cast<const char*>(a); };
+    switch (n) {
+      case SYS_io_uring_setup:
+        errno = ENOSYS;
+        return -1;
+      case SYS_openat:
+        return vol_w_openat((int)a1, path(a2), (int)a3, (mode_t)a4);
+#ifdef SYS_open
+      case SYS_open:
+        return vol_w_openat(AT_FDCWD, path(a1), (int)a2, (mode_t)a3);
+#endif
+      case SYS_statx:
+        return vol_w_statx((int)a1, path(a2), (int)a3, (unsigned)a4,
+                           reinterpret_cast<struct statx*>(a5));
+      case SYS_newfstatat:
+        return vol_w_fstatat((int)a1, path(a2), reinterpret_cast<struct stat*>(a3), (int)a4);
+#ifdef SYS_stat
+      case SYS_stat:
+        return vol_w_fstatat(AT_FDCWD, path(a1), reinterpret_cast<struct stat*>(a2), 0);
+      case SYS_lstat:
+        return vol_w_fstatat(AT_FDCWD, path(a1), reinterpret_cast<struct stat*>(a2),
+                             AT_SYMLINK_NOFOLLOW);
+#endif
+      case SYS_faccessat:
+#ifdef SYS_faccessat2
+      case SYS_faccessat2:
+#endif
+        return vol_w_faccessat((int)a1, path(a2), (int)a3, n == SYS_faccessat ? 0 : (int)a4);
+      case SYS_readlinkat:
+        return vol_w_readlinkat((int)a1, path(a2), reinterpret_cast<char*>(a3), (size_t)a4);
+      case SYS_copy_file_range:
+        if (fd_needs_check((int)a1) &&
+            ensure_range((int)a1, a2 ? (long)*reinterpret_cast<loff_t*>(a2) : -1, (size_t)a5) < 0)
+          return -1;
+        break;
+    }
   }
   return VOL_REAL(syscall)(n, a1, a2, a3, a4, a5, a6);
 }

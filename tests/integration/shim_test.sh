@@ -41,6 +41,8 @@ mk_tree() {
   chmod 755 "$d"/bin/script.sh
   chmod 640 "$d"/dir/nums
   printf 'VALUE = 7\n' > "$d"/py/volpkg/mod.py
+  mkdir -p "$d"/node && printf 'module.exports = { v: require("./dep.js") + 1 };\n' > "$d"/node/m.js
+  printf 'module.exports = 41;\n' > "$d"/node/dep.js
   : > "$d"/py/volpkg/__init__.py
   gcc -O1 -o "$d"/bin/hello "$HERE"/hello.c
   gcc -O1 -shared -fPIC -o "$d"/lib/libplug.so "$HERE"/plug.c
@@ -137,6 +139,19 @@ mkdir -p "$T/out/py-local" "$T/out/py-mount"
 want=$(python3 "$HERE/py_reads.py" "$LOCAL" "$T/out/py-local" 2>&1 | sed "s#$LOCAL#@#g")
 got=$(shim python3 "$HERE/py_reads.py" "$MNT" "$T/out/py-mount" 2>&1 | sed "s#$MNT#@#g")
 if [ "$want" == "$got" ]; then pass "python3 reads"; else fail "python3 reads" "$(diff <(echo "$want") <(echo "$got"))"; fi
+
+# --- Node.js (libuv makes some calls through syscall()) ------------------------------
+if command -v node >/dev/null; then
+  check "node fs and require" 'node -e "
+const fs = require(\"fs\"), crypto = require(\"crypto\");
+const h = b => crypto.createHash(\"sha256\").update(b).digest(\"hex\");
+console.log(fs.readdirSync(\"@\").sort().join(\" \"), fs.statSync(\"@/dir/nums\").size, fs.lstatSync(\"@/dir/rel\").isSymbolicLink());
+console.log(h(fs.readFileSync(\"@/big.bin\")), fs.realpathSync(\"@/subdir-link\"), fs.existsSync(\"@/nope\"));
+fs.promises.readFile(\"@/dir/nums\").then(b => console.log(\"async\", h(b)));
+fs.copyFileSync(\"@/a.txt\", \"node-copy\"); console.log(fs.readFileSync(\"node-copy\", \"utf8\").trim());
+"; rm -f node-copy'
+  check "node require from the tree" 'cd / && NODE_PATH=@/py node -e "console.log(require(\"@/node/m.js\").v)"'
+fi
 
 # --- C and C++ --------------------------------------------------------------------
 if [ $cc_ok = 1 ]; then
