@@ -41,6 +41,9 @@ mk_tree() {
   chmod 755 "$d"/bin/script.sh
   chmod 640 "$d"/dir/nums
   printf 'VALUE = 7\n' > "$d"/py/volpkg/mod.py
+  git init -q "$d"/repo && echo one > "$d"/repo/file &&
+    git -C "$d"/repo add file && git -C "$d"/repo -c user.name=t -c user.email=t@t commit -qm first &&
+    echo two >> "$d"/repo/file
   mkdir -p "$d"/node && printf 'module.exports = { v: require("./dep.js") + 1 };\n' > "$d"/node/m.js
   printf 'module.exports = 41;\n' > "$d"/node/dep.js
   : > "$d"/py/volpkg/__init__.py
@@ -107,6 +110,7 @@ check "grep -r"           'grep -rn "^1999" @ | sort; grep -rl deep @ | sort'
 check "readlink"          'readlink @/abs-link @/dir/rel; readlink -f @/dir/rel @/abs-link @/subdir-link/../a.txt'
 check "realpath"          'realpath @/dir/../a.txt @/subdir-link @/abs-link'
 check "symlinks followed" 'cat @/subdir-link/deep.txt; wc -l < @/abs-link'
+check "git"               'git -C @/repo log --format=%s; git -C @/repo show HEAD:file; git -C @/repo diff --stat; git -C @/repo ls-files'
 check "sqlite3"           'sqlite3 @/db.sqlite "select count(*), sum(x), min(s) < max(s) from t"'
 check "sqlite3 -readonly" 'sqlite3 -readonly @/db.sqlite "select x, length(s) from t where x % 1000 = 0"'
 check "script on volume"  '@/bin/script.sh arg'
