@@ -16,7 +16,7 @@ at the server.
 prints "PORT" on stdout once listening (then keeps running until killed).
 
 Control, at the proxy's own address (not a valid bucket name, so no clash):
-  GET /__fault__/set?reset=0.3&err503=0&slow=0&slow_ms=2000&truncate=0&alter=0&seed=1
+  GET /__fault__/set?reset=0.3&slow=0.1&slow_ms=2000&seed=1   (rates not given are 0)
   GET /__fault__/stats   -> JSON: requests seen, faults injected by kind
 """
 import argparse
@@ -86,9 +86,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if u.path == "/__fault__/set":
             q = urllib.parse.parse_qs(u.query)
             with STATE.lock:
-                for k in KINDS:
-                    if k in q:
-                        STATE.rates[k] = float(q[k][0])
+                for k in KINDS:  # a rate not given is 0: each call sets them all
+                    STATE.rates[k] = float(q[k][0]) if k in q else 0.0
                 if "slow_ms" in q:
                     STATE.slow_ms = int(q["slow_ms"][0])
                 if "seed" in q:
