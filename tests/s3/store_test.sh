@@ -28,6 +28,6 @@ proxy_pid=$!
 for _ in $(seq 100); do [ -s "$tmp/proxy.port" ] && break; sleep 0.05; done
 [ -s "$tmp/proxy.port" ] || { echo "store_test: fault proxy did not start" >&2; exit 1; }
 
-VOL_S3_TEST_URL="s3://$RGW_BUCKET/store-test" \
+VOL_S3_TEST_URL="${VOL_S3_TEST_URL:-s3://$RGW_BUCKET/store-test}" \
 VOL_S3_FAULT_PROXY="http://127.0.0.1:$(cat "$tmp/proxy.port")" \
-  "$build/unit_tests" --gtest_filter='S3Live.*:S3Fault.*' --gtest_brief=0
+  "$build/unit_tests" --gtest_filter='S3Live.*:S3Fault.*' --gtest_brief=1
