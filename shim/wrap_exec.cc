@@ -128,7 +128,8 @@ VOL_WRAPPER(int, execv, (const char* path, char* const argv[])) {
 // PATH search, as glibc's execvpe does it, but through the shim's execve so that
 // PATH entries under a mount work.
 VOL_WRAPPER(int, execvpe, (const char* file, char* const argv[], char* const envp[])) {
-  if (!g.active || !file || !*file || strchr(file, '/')) return vol_w_execve(file, argv, envp);
+  if (!g.active) return VOL_REAL(execvpe)(file, argv, envp);
+  if (!file || !*file || strchr(file, '/')) return vol_w_execve(file, argv, envp);
   const char* path = getenv("PATH");
   if (!path) path = "/bin:/usr/bin";
   bool eacces = false;

@@ -210,6 +210,10 @@ got=$(shim env -i /bin/cat "$MNT/dir/sub/deep.txt" 2>&1)
 # --- outside a session the shim is inert --------------------------------------------
 got=$(LD_PRELOAD=$SHIM cat "$LOCAL/a.txt" 2>&1; LD_PRELOAD=$SHIM ls "$MNT" 2>&1)
 case $got in "hello"*"No such file"*) pass "no session: pass-through" ;; *) fail "no session: pass-through" "$got" ;; esac
+# PATH searches (execvp, env, posix_spawnp) with the shim loaded but no session.
+got=$(LD_PRELOAD=$SHIM env cat "$LOCAL/a.txt" 2>&1; LD_PRELOAD=$SHIM python3 -c 'import subprocess; print(subprocess.run(["cat", "'"$LOCAL"'/a.txt"], capture_output=True, text=True).stdout.strip())' 2>&1)
+[ "$got" == "hello
+hello" ] && pass "no session: exec by PATH" || fail "no session: exec by PATH" "$got"
 
 echo "shim: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -159,6 +159,32 @@ True True True
 True True" "$out"
 }
 
+# The C API (vol.h) through ctypes, and sync(1), reach the fetcher.
+test_vol_commit_vol_reload_and_sync() {
+  make_src
+  start_fetcher api
+  local out
+  out=$(shim python3 -c '
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mnt = sys.argv[1].encode()
+print(libc.vol_commit(None), libc.vol_commit(mnt), libc.vol_reload(b""))
+print(libc.vol_commit(b"/not/a/mount"), ctypes.get_errno())' "$MNT")
+  assert_eq "0 0 0
+-1 2" "$out"
+  shim sync
+  assert_eq "COMMIT 
+COMMIT $MNT
+RELOAD 
+COMMIT /not/a/mount
+COMMIT " "$(grep -E '^(COMMIT|RELOAD)' "$SESSION/changed.log")"
+  # Outside a session the C API says ENOTCONN.
+  assert_eq "-1 107" "$(LD_PRELOAD=$SHIM python3 -c '
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.vol_commit(None), ctypes.get_errno())')"
+}
+
 # A fetcher that does not list the "writes" feature has no commit side: its
 # rw mounts refuse writes like read-only ones (nothing is written and lost).
 test_rw_mount_without_the_writes_feature_refuses_writes() {

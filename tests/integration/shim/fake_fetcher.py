@@ -26,7 +26,7 @@ HEADER = struct.Struct("<IIQQQQQ")   # vol_presence_header
 SLOT = struct.Struct("<QQQQQII")     # vol_presence_file
 REQ = struct.Struct("<IIQQ")         # vol_request without path
 RESP = struct.Struct("<iIQQ512s")    # vol_response
-OP_PING, OP_FETCH, OP_FETCH_ALL, OP_CHANGED = 0, 1, 2, 3
+OP_PING, OP_FETCH, OP_FETCH_ALL, OP_CHANGED, OP_COMMIT, OP_RELOAD = 0, 1, 2, 3, 4, 5
 KINDS = {0: "PATH", 1: "OPEN_WRITE", 2: "DISCARD", 3: "RENAME"}
 
 
@@ -167,6 +167,12 @@ def serve(conn):
                            os.path.join(session, "fetched_bytes"))
             elif op == OP_CHANGED:
                 changed(offset, msg[REQ.size:])
+            elif op in (OP_COMMIT, OP_RELOAD):
+                target = msg[REQ.size:].split(b"\0")[0].decode()
+                with open(os.path.join(session, "changed.log"), "a") as f:
+                    f.write(f"{'COMMIT' if op == OP_COMMIT else 'RELOAD'} {target}\n")
+                if target not in ("", mount):
+                    err = 2  # ENOENT: no such mount
             elif op != OP_PING:
                 err = 22
         conn.send(RESP.pack(err, 0, 0, 0, b""))
