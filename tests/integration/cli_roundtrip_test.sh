@@ -175,4 +175,18 @@ test_put_many_files_under_low_fd_limit() {
   (ulimit -n 64 && $VOL get v /many out)
   same_tree src out
 }
+test_quiet_when_piped_progress_on_a_terminal() {
+  head -c $((6 * 1024 * 1024)) /dev/urandom >data
+  $VOL create v >/dev/null
+  $VOL put v data /quiet >out 2>err
+  $VOL get v /quiet got >>out 2>>err
+  assert_eq "" "$(cat out err)" "output of put and get when not on a terminal"
+  command -v script >/dev/null || skip "script(1) is not installed"
+  # On a terminal (script gives the command a pty), a summary line each.
+  script -qec "$VOL put v data /tty" /dev/null >tty.out </dev/null
+  assert_match "Uploaded 1 files, 6.0 MiB \(0 B new\) to 'v'" "$(tr -d '\r' <tty.out)"
+  script -qec "$VOL get v /tty got-tty" /dev/null >tty.out </dev/null
+  assert_match "Downloaded 6.0 MiB to got-tty" "$(tr -d '\r' <tty.out)"
+  assert_file_eq data got-tty
+}
 run_tests "$@"
