@@ -104,7 +104,9 @@ TEST(Tree, MalformedDocumentsAreDataLoss) {
   auto expect_bad = [](const std::string& doc) {
     absl::StatusOr<Tree> t = DecodeTree(doc, "trees/zz");
     EXPECT_TRUE(absl::IsDataLoss(t.status())) << doc << " -> " << t.status();
-    if (!t.ok()) EXPECT_NE(t.status().message().find("trees/zz"), std::string::npos);
+    if (!t.ok()) {
+      EXPECT_NE(t.status().message().find("trees/zz"), std::string::npos);
+    }
   };
   expect_bad("");
   expect_bad("not json");
