@@ -208,6 +208,18 @@ int ensure_path_at(int dirfd, const char* path) {
 
 int ensure_path(const char* real_path) { return ensure_path_at(AT_FDCWD, real_path); }
 
+long incomplete_size(int fd) {
+  const vol_presence_file* s = slot_of_fd(fd);
+  return s ? (long)s->size : -1;
+}
+
+bool incomplete_ino(uint64_t dev, uint64_t ino) {
+  long i = find_slot(dev, ino);
+  if (i < 0) return false;
+  const vol_presence_file* s = slot_at((uint32_t)i);
+  return s && !complete(s);
+}
+
 int ensure_inherited() {
   int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
   for (int fd = 0; fd <= max && fd < kMaxFds; fd++) {

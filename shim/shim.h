@@ -115,6 +115,19 @@ int ensure_path_at(int dirfd, const char* path);
 // whose presence slot is not complete.
 bool incomplete_at(int dirfd, const char* path, bool follow);
 int ensure_inherited();                  // every incomplete fd without FD_CLOEXEC
+long incomplete_size(int fd);            // the file's size if fd is incomplete, else -1
+bool incomplete_ino(uint64_t dev, uint64_t ino);
+// view_file_ctime: the fetcher's writes into a view file move its ctime (no
+// one can set ctime), which tools like tar take for "file changed as we read
+// it". A regular file in a view reports st_ctime = st_mtime instead.
+//
+// An incomplete view file is sparse on disk, but its content is not: tools
+// that infer holes from st_blocks (cp, tar --sparse) must see it dense.
+template <typename B>
+inline void dense_blocks(uint64_t dev, uint64_t ino, uint64_t size, B* blocks) {
+  uint64_t want = (size + 511) / 512;
+  if ((uint64_t)*blocks < want && g.presence && incomplete_ino(dev, ino)) *blocks = (B)want;
+}
 // The view libraries an ELF file in a view needs through its RUNPATH/RPATH
 // (elf.cc): made complete before the loader maps them.
 int ensure_elf_deps(const char* real_path);

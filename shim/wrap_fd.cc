@@ -126,6 +126,53 @@ extern "C" int vol_w_ioctl(int fd, unsigned long req, ...) {
   return VOL_REAL(ioctl)(fd, req, arg);
 }
 
+// ---- an incomplete view file has holes on disk but not in its content -------------
+// SEEK_DATA/SEEK_HOLE answer for the content (no holes), and fstat reports the
+// blocks of a dense file, so that tools that skip holes (cp, tar --sparse) copy
+// every byte.
+#define VOL_GEN_LSEEK(NAME, OFF)                                                  \
+  VOL_WRAPPER(OFF, NAME, (int fd, OFF off, int whence)) {                         \
+    if ((whence == SEEK_DATA || whence == SEEK_HOLE) && fd_needs_check(fd)) {     \
+      long size = incomplete_size(fd);                                            \
+      if (size >= 0) {                                                            \
+        if (off < 0 || off >= size) {                                             \
+          errno = ENXIO;                                                          \
+          return -1;                                                              \
+        }                                                                         \
+        return VOL_REAL(NAME)(fd, whence == SEEK_DATA ? off : (OFF)size, SEEK_SET); \
+      }                                                                           \
+    }                                                                             \
+    return VOL_REAL(NAME)(fd, off, whence);                                       \
+  }
+VOL_GEN_LSEEK(lseek, off_t)
+VOL_GEN_LSEEK(lseek64, off64_t)
+// fstat of a view file: dense blocks while incomplete, ctime = mtime (shim.h).
+template <typename St>
+static void fstat_fixups(int fd, St* b) {
+  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1 || !S_ISREG(b->st_mode)) return;
+  if (g_fds[fd].slot1) dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
+  b->st_ctim = b->st_mtim;
+}
+#define VOL_GEN_FSTAT(NAME, ST)                          \
+  VOL_WRAPPER(int, NAME, (int fd, ST* b)) {              \
+    int ret = VOL_REAL(NAME)(fd, b);                     \
+    if (ret == 0) fstat_fixups(fd, b);                   \
+    return ret;                                          \
+  }
+VOL_GEN_FSTAT(fstat, struct stat)
+VOL_GEN_FSTAT(fstat64, struct stat64)
+using fxstat_fn = int (*)(int, int, struct stat*);
+VOL_WRAPPER_T(int, __fxstat, (int ver, int fd, struct stat* b), fxstat_fn) {
+  int ret = VOL_REAL(__fxstat)(ver, fd, b);
+  if (ret == 0) fstat_fixups(fd, b);
+  return ret;
+}
+VOL_WRAPPER_T(int, __fxstat64, (int ver, int fd, struct stat* b), fxstat_fn) {
+  int ret = VOL_REAL(__fxstat64)(ver, fd, b);
+  if (ret == 0) fstat_fixups(fd, b);
+  return ret;
+}
+
 // ---- the fd table: dup copies an entry, close clears it ----------------------------
 VOL_WRAPPER(int, dup, (int fd)) {
   int nfd = VOL_REAL(dup)(fd);

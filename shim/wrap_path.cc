@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/inotify.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
@@ -184,9 +185,29 @@ using namespace vol::shim;
     Resolved r;                                                            \
     if (!resolve(DIRFD, path, &r)) return -1;                              \
     int ret = VOL_REAL(NAME) ARGS;                                         \
-    if (ret == 0 && r.mount >= 0 && S_ISLNK(b->MODE)) link_size(DIRFD, r.path, &b->SIZE); \
+    if (ret == 0 && r.mount >= 0) stat_fixups(DIRFD, r.path, b);          \
     return ret;                                                            \
   }
+// What a stat of a view object reports differently from the view file itself.
+template <typename St>
+static void stat_fixups(int dirfd, const char* path, St* b) {
+  if (S_ISLNK(b->st_mode)) {
+    link_size(dirfd, path, &b->st_size);
+  } else if (S_ISREG(b->st_mode)) {
+    dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
+    b->st_ctim = b->st_mtim;  // see view_file_ctime in shim.h
+  }
+}
+static void stat_fixups(int dirfd, const char* path, struct statx* b) {
+  if (S_ISLNK(b->stx_mode)) {
+    link_size(dirfd, path, &b->stx_size);
+  } else if (S_ISREG(b->stx_mode)) {
+    if (b->stx_mask & STATX_BLOCKS)
+      dense_blocks(makedev(b->stx_dev_major, b->stx_dev_minor), b->stx_ino, b->stx_size,
+                   &b->stx_blocks);
+    if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
+  }
+}
 VOL_STATS(VOL_GEN_STAT)
 VOL_PATH_READ(VOL_GEN_PATH_READ)
 VOL_AT_READ(VOL_GEN_AT_READ)
@@ -204,7 +225,7 @@ static int xstat_at(int dirfd, const char* path, void* buf, int flags) {
     resolve_real(reinterpret_cast<void**>(&real_fstatat_x_ptr), "fstatat");
   auto* st = static_cast<struct stat*>(buf);
   int ret = real_fstatat_x_ptr(dirfd, r.path, st, flags);
-  if (ret == 0 && r.mount >= 0 && S_ISLNK(st->st_mode)) link_size(dirfd, r.path, &st->st_size);
+  if (ret == 0 && r.mount >= 0) stat_fixups(dirfd, r.path, st);
   return ret;
 }
 extern "C" VOL_API int vol_w___xstat(int, const char* p, void* b) __asm__("__xstat");

@@ -58,6 +58,20 @@ test_every_read_path_sees_the_right_bytes() {
   start_fetcher cp
   shim cp "$MNT/big.bin" "$T/copy"
   assert_file_eq "$T/src/big.bin" "$T/copy"
+  start_fetcher cp-noreflink
+  # No FICLONE first: cp infers holes from st_blocks and SEEK_DATA/SEEK_HOLE.
+  shim cp --reflink=never "$MNT/big.bin" "$T/copy-nr"
+  assert_file_eq "$T/src/big.bin" "$T/copy-nr"
+  start_fetcher tar-sparse
+  shim tar --sparse -cf "$T/sparse.tar" -C "$MNT" big.bin
+  mkdir "$T/untar" && tar -xf "$T/sparse.tar" -C "$T/untar"
+  assert_file_eq "$T/src/big.bin" "$T/untar/big.bin"
+  start_fetcher seek
+  assert_eq "0 $(stat -c %s "$T/src/big.bin") True" "$(shim python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+st = os.fstat(fd)
+print(os.lseek(fd, 0, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE), st.st_blocks * 512 >= st.st_size)' "$MNT/big.bin")" "SEEK_DATA, SEEK_HOLE and st_blocks of a cold file"
   start_fetcher py
   assert_eq "$WANT" "$(shim python3 -c 'import hashlib,mmap,sys
 f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); print(hashlib.sha256(m[:]).hexdigest())' "$MNT/big.bin")" "python mmap"

@@ -111,6 +111,12 @@ test_unmodified_programs_see_the_tree() {
   assert_eq "$(cd "$T/tree" && find . | sort)" "$(cold_run "$T/stats" bash -c 'cd /mnt/data && find . | sort')" "find"
   assert_eq "$(cd "$T/tree" && sha256sum a/nums c/r.bin c/link)" \
             "$(cold_run "$T/stats" bash -c 'cd /mnt/data && sha256sum a/nums c/r.bin c/link')" "sha256sum"
+  # tar checks that nothing changed while it read each file; fetching must not count.
+  cold_run "$T/stats" tar -cf "$T/t.tar" -C /mnt/data . || fail "tar -c of a cold volume exited $?"
+  mkdir "$T/untar" && tar -xf "$T/t.tar" -C "$T/untar"
+  out=$(diff -r --no-dereference "$T/untar" "$T/tree" 2>&1) || fail "tar round trip: $out"
+  cold_run "$T/stats" cp --reflink=never -r /mnt/data "$T/cp-out"
+  out=$(diff -r --no-dereference "$T/cp-out" "$T/tree" 2>&1) || fail "cp -r of a cold volume: $out"
   assert_eq "/mnt/data/a hello" "$(cold_run "$T/stats" bash -c 'cd /mnt/data/a/b && cd .. && pwd && cat b/hello.txt' | tr '\n' ' ' | sed 's/ $//')" "cd and pwd"
   local err rc=0
   err=$(cold_run "$T/stats" touch /mnt/data/new 2>&1) || rc=$?
