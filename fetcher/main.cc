@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   vol::AddPutCommand(app, selected, globals);
   vol::AddGetCommand(app, selected, globals);
   vol::AddRunCommands(app, selected, globals);
+  vol::AddSessionCommands(app, selected, globals);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

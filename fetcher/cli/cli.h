@@ -47,6 +47,7 @@ void AddBrowseCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddPutCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddGetCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
+void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 
 // "2026-11-26 13:28:41" in local time.
 std::string FormatTime(int64_t ns);

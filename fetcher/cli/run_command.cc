@@ -11,6 +11,8 @@ namespace {
 struct RunArgs {
   std::vector<std::string> volumes;
   bool read_only = false;
+  int commit_every = 5;
+  bool no_commit = false;
   std::vector<std::string> argv;
   CLI::App* cmd = nullptr;  // for the arguments CLI11 leaves over
 };
@@ -21,6 +23,8 @@ RunOptions OptionsFor(const GlobalOptions& g, const RunArgs& a) {
   o.env = EnvName(g);
   o.volumes = a.volumes;
   o.read_only = a.read_only;
+  o.commit_every = a.commit_every;
+  o.no_commit = a.no_commit;
   o.argv = a.argv;
   return o;
 }
@@ -48,6 +52,10 @@ void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
   r->add_option("-v,--volume", run->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)")
       ->allow_extra_args(false);
   r->add_flag("--read-only", run->read_only, "Mount every volume read-only (writes fail with EROFS)");
+  r->add_option("--commit-every", run->commit_every,
+                "Commit the session's changes in the background every N seconds (default 5; 0: only at the end)")
+      ->check(CLI::NonNegativeNumber);
+  r->add_flag("--no-commit", run->no_commit, "Discard the session's changes instead of committing them");
   r->add_option("PROGRAM", run->argv, "The program and its arguments (after --)");
   r->prefix_command();
   AddStoreOptions(r, g);
@@ -67,6 +75,9 @@ void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
   s->add_option("-v,--volume", shell->volumes, "Volume to mount: NAME or NAME:/mount/path (repeatable)")
       ->allow_extra_args(false);
   s->add_flag("--read-only", shell->read_only, "Mount every volume read-only");
+  s->add_option("--commit-every", shell->commit_every, "Background commits every N seconds (default 5; 0: off)")
+      ->check(CLI::NonNegativeNumber);
+  s->add_flag("--no-commit", shell->no_commit, "Discard the session's changes");
   AddStoreOptions(s, g);
 }
 

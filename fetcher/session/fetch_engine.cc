@@ -77,6 +77,7 @@ absl::Status FetchEngine::AddFile(const ViewFile& view) {
                                             " bytes but its chunks hold ", off));
   }
   f->state.assign(view.entry.chunks.size(), ChunkState::kAbsent);
+  by_path_[view.path] = f.get();
   files_[*slot] = std::move(f);
   return absl::OkStatus();
 }
@@ -204,6 +205,8 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
       }
     }
   }
+  absl::MutexLock lock(&f.write_mu);
+  if (f.discarded) return absl::OkStatus();  // the program dropped this content
   UniqueFd fd = OpenForWrite(f.view.path);
   if (!fd.ok()) return ErrnoError(absl::StrCat("cannot write view file ", f.view.path), errno);
   if (absl::Status s = PwriteFull(fd.get(), raw.data(), raw.size(), f.offsets[chunk]); !s.ok()) {
@@ -221,10 +224,13 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
 
 void FetchEngine::OnCompletions() {
   std::vector<Completion> done;
+  std::vector<std::function<void()>> posted;
   {
     absl::MutexLock lock(&mu_);
     done.swap(completions_);
+    posted.swap(posted_);
   }
+  for (auto& fn : posted) fn();
   for (Completion& c : done) {
     File& f = *c.file;
     ChunkState& s = f.state[c.chunk];
@@ -248,6 +254,65 @@ void FetchEngine::OnCompletions() {
       if (--r->waiting == 0) Finish(r);
     }
   }
+}
+
+void FetchEngine::Post(std::function<void()> fn) {
+  {
+    absl::MutexLock lock(&mu_);
+    posted_.push_back(std::move(fn));
+  }
+  uint64_t one = 1;
+  (void)!write(event_fd_, &one, sizeof one);
+}
+
+void FetchEngine::Discard(const std::string& view_path) {
+  auto it = by_path_.find(view_path);
+  if (it == by_path_.end()) return;
+  File& f = *it->second;
+  {
+    absl::MutexLock lock(&f.write_mu);  // waits for a chunk being written
+    f.discarded = true;
+  }
+  f.dirty = true;
+  presence_.SetComplete(f.slot);
+}
+
+void FetchEngine::Rename(const std::string& from, const std::string& to) {
+  std::vector<std::pair<std::string, File*>> moved;
+  for (auto& [path, f] : by_path_) {
+    if (path == from || (path.size() > from.size() && path.compare(0, from.size(), from) == 0 &&
+                         path[from.size()] == '/')) {
+      moved.emplace_back(path, f);
+    }
+  }
+  // A file renamed onto a recorded path replaces it.
+  if (moved.size() == 1 && moved[0].first == from) by_path_.erase(to);
+  for (auto& [path, f] : moved) {
+    std::string now = to + path.substr(from.size());
+    by_path_.erase(path);
+    {
+      absl::MutexLock lock(&f->write_mu);
+      f->view.path = now;
+    }
+    by_path_[now] = f;
+  }
+}
+
+void FetchEngine::MarkDirty(const std::string& view_path) {
+  auto it = by_path_.find(view_path);
+  if (it != by_path_.end()) it->second->dirty = true;
+}
+
+absl::flat_hash_map<std::string, FetchEngine::Record> FetchEngine::Records() const {
+  absl::flat_hash_map<std::string, Record> out;
+  for (const auto& [path, f] : by_path_) {
+    Record r;
+    r.entry = f->view.entry;
+    r.complete = f->present == f->state.size() || presence_.IsComplete(f->slot);
+    r.dirty = f->dirty;
+    out[path] = std::move(r);
+  }
+  return out;
 }
 
 void FetchEngine::Finish(std::shared_ptr<Request>& r) {

@@ -81,6 +81,27 @@ class FetchEngine {
   // Applies finished chunks and answers the requests they complete.
   void OnCompletions();
 
+  // The write path (session.h, VOL_OP_CHANGED). All on the owner thread.
+  // The file at `view_path` is about to lose its content: nothing more is
+  // written into it (a chunk being written finishes first) and its slot
+  // becomes complete.
+  void Discard(const std::string& view_path);
+  // A directory (or file) moved: records under `from` now live under `to`.
+  void Rename(const std::string& from, const std::string& to);
+  // The program changed the file at `view_path` (content or metadata).
+  void MarkDirty(const std::string& view_path);
+
+  // What a commit needs to know of a committed file still in the view.
+  struct Record {
+    Entry entry;            // as in the snapshot the session started from
+    bool complete = false;  // every chunk present (or discarded)
+    bool dirty = false;     // the program changed it since
+  };
+  absl::flat_hash_map<std::string, Record> Records() const;
+
+  // Runs `fn` on the owner thread, from OnCompletions (any thread may post).
+  void Post(std::function<void()> fn);
+
   FetchStats stats() const;
   uint64_t inflight_read_ahead() const { return ra_inflight_; }
 
@@ -92,6 +113,11 @@ class FetchEngine {
     Done done;
   };
   struct File {
+    // Guards view.path against Rename and the view file against writes after
+    // Discard; a worker holds it while it writes a chunk.
+    absl::Mutex write_mu;
+    bool discarded ABSL_GUARDED_BY(write_mu) = false;
+    bool dirty = false;
     ViewFile view;
     uint32_t slot = 0;
     bool uniform = false;  // one bitmap block per chunk
@@ -123,12 +149,14 @@ class FetchEngine {
   ReadAheadParams ra_params_;
   int event_fd_ = -1;
   absl::flat_hash_map<uint32_t, std::unique_ptr<File>> files_;  // by slot
+  absl::flat_hash_map<std::string, File*> by_path_;              // view path → file
   uint64_t ra_inflight_ = 0;
 
   absl::Mutex mu_;
   std::deque<Task> demand_ ABSL_GUARDED_BY(mu_);
   std::deque<Task> ahead_ ABSL_GUARDED_BY(mu_);
   std::vector<Completion> completions_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 

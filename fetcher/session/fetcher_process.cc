@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "fetcher/format/chunk.h"
 #include "fetcher/session/presence_table.h"
+#include "fetcher/session/session_commits.h"
 #include "fetcher/session/session_server.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
@@ -117,7 +118,27 @@ int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd) {
   Tell(ready_fd, "ok");
   close(ready_fd);
 
-  absl::Status served = ServeSession(listener->get(), stop_fd, *engine, nullptr);
+  auto commits = std::make_unique<SessionCommits>(**store, *engine, config.mounts, config.session);
+  OtherRequestHandler other = [&commits](const vol_request& req,
+                                         std::function<void(const vol_response&)> reply) {
+    commits->Handle(req, std::move(reply));
+  };
+  std::function<void()> tick = [&commits] { commits->Tick(); };
+  absl::Status served = ServeSession(listener->get(), stop_fd, *engine, other, config.commit_every, tick);
+  int rc = 0;
+  if (config.commit_at_exit) {
+    absl::StatusOr<CommitReport> final = commits->Final();
+    if (final.ok()) {
+      WriteFileAtomic(absl::StrCat(config.session, "/commit"),
+                      absl::StrCat(final->files, " ", final->bytes_uploaded, " ", final->seq, "\n"))
+          .IgnoreError();
+    } else {
+      WriteFileAtomic(absl::StrCat(config.session, "/commit_error"), std::string(final.status().message()))
+          .IgnoreError();
+      rc = kFinalCommitFailed;
+    }
+  }
+  commits.reset();
   FetchStats stats = engine->stats();
   engine.reset();  // joins the workers
   WriteFileAtomic(absl::StrCat(config.session, "/stats"), FormatStats(stats)).IgnoreError();
@@ -125,7 +146,7 @@ int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd) {
     fprintf(stderr, "vol: fetcher: %s\n", std::string(served.message()).c_str());
     return 1;
   }
-  return 0;
+  return rc;
 }
 
 }  // namespace vol

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fetcher/session/committer.h"
 #include "fetcher/session/fetch_engine.h"
 #include "fetcher/session/view_builder.h"
 
@@ -26,9 +27,17 @@ struct FetcherConfig {
   uint64_t max_files = 0;  // presence table capacity
   uint64_t max_words = 0;
   std::vector<ViewFile> files;
+  std::vector<SessionMount> mounts;
+  int commit_every = 5;       // seconds between background commits; 0: none
+  bool commit_at_exit = true;  // false: --no-commit
 };
 
-// The body of the forked fetcher; returns its exit status.
+// Exit status of a fetcher whose final commit failed (the changes are kept).
+inline constexpr int kFinalCommitFailed = 3;
+
+// The body of the forked fetcher; returns its exit status. The final
+// commit's outcome is written to the session: `commit` (files, bytes) or
+// `commit_error` (one line).
 int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd);
 
 // "store_bytes N\n…", the `stats` file, and back.

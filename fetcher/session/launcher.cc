@@ -115,6 +115,7 @@ bool OnMount(const std::string& program, const std::vector<MountLine>& mounts) {
   setenv("LD_PRELOAD", preload.c_str(), 1);
   setenv(VOL_SESSION_ENV, session.path().c_str(), 1);
   setenv(VOL_SHIM_ENV, shim.c_str(), 1);
+  if (!o.read_only) setenv("VOL_SHIM_WRITES", "1", 1);
   std::vector<char*> argv;
   if (OnMount(o.argv[0], mounts)) {
     for (const char* a : {"/bin/sh", "-c", "exec \"$0\" \"$@\""}) argv.push_back(const_cast<char*>(a));
@@ -149,7 +150,10 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
       return absl::Status(s.code(), absl::StrCat("volume '", m.spec.volume, "': ", s.message()));
     }
     lines.push_back({m.spec.mount, view, o.read_only});
+    config.mounts.push_back({m.spec.mount, view, m.info, o.read_only});
   }
+  config.commit_every = o.no_commit ? 0 : o.commit_every;
+  config.commit_at_exit = !o.no_commit && !o.read_only;
   uint64_t words = 0;
   for (const ViewFile& f : config.files) words += (f.entry.chunks.size() + 63) / 64 + 1;
   // Room to spare for files a reload adds later.
@@ -235,13 +239,35 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
   sigaction(SIGHUP, &old_hup, nullptr);
 
   close(stop[1]);
+  bool commit_failed = false;
   if (fetcher_alive) {
-    int st = WaitOrKill(fetcher, absl::Seconds(30));
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    // The final commit uploads what the program wrote: no deadline.
+    int st = WaitOrKill(fetcher, absl::InfiniteDuration());
+    if (WIFEXITED(st) && WEXITSTATUS(st) == kFinalCommitFailed) {
+      commit_failed = true;
+      absl::StatusOr<std::string> why = ReadFile(session.File("commit_error"));
+      fprintf(stderr, "vol: error: the final commit failed: %s\n",
+              why.ok() ? why->c_str() : "(no detail)");
+    } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
       fprintf(stderr, "vol: the fetcher %s\n", DescribeStatus(st).c_str());
+    } else if (isatty(STDERR_FILENO)) {
+      absl::StatusOr<std::string> done = ReadFile(session.File("commit"));
+      unsigned long long files = 0, bytes = 0, seq = 0;
+      if (done.ok() && sscanf(done->c_str(), "%llu %llu %llu", &files, &bytes, &seq) == 3 && files > 0) {
+        fprintf(stderr, "vol: committed %llu changed files (%llu bytes uploaded)\n", files, bytes);
+      }
     }
+  } else if (!o.read_only && !o.no_commit) {
+    commit_failed = true;
+    fprintf(stderr, "vol: error: the fetcher died, so the session's last changes were not committed; "
+                    "they are in %s\n", session.path().c_str());
+    WriteFileAtomic(session.File("keep"), "fetcher died\n").IgnoreError();
   }
   ReportStats(session);
+  if (commit_failed) {
+    int rc = WIFSIGNALED(program_status) ? 128 + WTERMSIG(program_status) : WEXITSTATUS(program_status);
+    return rc != 0 ? rc : 1;
+  }
   if (WIFSIGNALED(program_status)) return 128 + WTERMSIG(program_status);
   return WEXITSTATUS(program_status);
 }
@@ -279,6 +305,7 @@ absl::StatusOr<int> RunSession(const RunOptions& o) {
   absl::StatusOr<SessionDir> session = SessionDir::Create(cache_dir);
   if (!session.ok()) return session.status();
   absl::StatusOr<int> rc = RunInSession(o, mounts, **store, *shim, cache_dir, *session);
+  if (access(session->File("keep").c_str(), F_OK) == 0) return rc;  // changes to publish later
   if (absl::Status s = session->Remove(); !s.ok()) {
     fprintf(stderr, "vol: warning: cannot remove session %s: %s\n", session->path().c_str(),
             std::string(s.message()).c_str());

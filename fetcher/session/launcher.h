@@ -13,7 +13,11 @@
 //   - A fetcher that dies while the program runs is reported at once (reads
 //     of unfetched content then fail with EIO in the program); the launcher
 //     still waits for the program.
-//   - The session directory is removed when the session ends.
+//   - Writable mounts (all, unless --read-only) are committed in the
+//     background and once more at the end; if that final commit fails, the
+//     exit status is non-zero, the message says how to publish the changes
+//     later, and the session directory stays.
+//   - Otherwise the session directory is removed when the session ends.
 #ifndef VOL_FETCHER_SESSION_LAUNCHER_H_
 #define VOL_FETCHER_SESSION_LAUNCHER_H_
 
@@ -31,6 +35,8 @@ struct RunOptions {
   bool read_only = false;
   std::vector<std::string> argv;     // the program
   bool interactive = false;          // vol shell: say what is mounted
+  int commit_every = 5;              // background commits, seconds; 0: none
+  bool no_commit = false;            // discard the session's changes
 };
 
 absl::StatusOr<int> RunSession(const RunOptions& options);

@@ -47,8 +47,10 @@ struct Conn {
 // connections the Conn*, for the fixed operations a small integer.
 class Loop {
  public:
-  Loop(int listen_fd, int stop_fd, FetchEngine& engine, const OtherRequestHandler& other)
-      : listen_fd_(listen_fd), stop_fd_(stop_fd), engine_(engine), other_(other) {}
+  Loop(int listen_fd, int stop_fd, FetchEngine& engine, const OtherRequestHandler& other,
+       int tick_seconds, const std::function<void()>& tick)
+      : listen_fd_(listen_fd), stop_fd_(stop_fd), engine_(engine), other_(other),
+        tick_seconds_(tick_seconds), tick_(tick) {}
   ~Loop() {
     for (auto& [id, c] : conns_) close(c->fd);
     if (ring_ok_) io_uring_queue_exit(&ring_);
@@ -61,6 +63,7 @@ class Loop {
     ArmAccept();
     ArmEvent();
     ArmStop();
+    if (tick_seconds_ > 0 && tick_) ArmTick();
     while (!stop_) {
       io_uring_submit_and_wait(&ring_, 1);
       struct io_uring_cqe* cqe;
@@ -75,7 +78,7 @@ class Loop {
   }
 
  private:
-  static constexpr uint64_t kTagAccept = 1, kTagEvent = 2, kTagStop = 3;
+  static constexpr uint64_t kTagAccept = 1, kTagEvent = 2, kTagStop = 3, kTagTick = 4;
   // Connection ops: (conn id << 2) | kind bit, kind 0 = recv, 1 = send.
   static uint64_t ConnTag(uint64_t id, bool send) { return (id << 2) | (send ? 1 : 0) | 0x100000000000000ULL; }
 
@@ -102,6 +105,13 @@ class Loop {
     struct io_uring_sqe* sqe = Sqe();
     io_uring_prep_read(sqe, stop_fd_, stop_buf_, sizeof stop_buf_, 0);
     io_uring_sqe_set_data64(sqe, kTagStop);
+  }
+  void ArmTick() {
+    tick_ts_.tv_sec = tick_seconds_;
+    tick_ts_.tv_nsec = 0;
+    struct io_uring_sqe* sqe = Sqe();
+    io_uring_prep_timeout(sqe, &tick_ts_, 0, 0);
+    io_uring_sqe_set_data64(sqe, kTagTick);
   }
   void ArmRecv(Conn& c) {
     memset(&c.req, 0, sizeof c.req);
@@ -139,6 +149,11 @@ class Loop {
     if (tag == kTagEvent) {
       engine_.OnCompletions();  // res < 0 (EINTR): nothing lost, the count stays
       ArmEvent();
+      return;
+    }
+    if (tag == kTagTick) {
+      tick_();
+      ArmTick();
       return;
     }
     if (tag == kTagStop) {
@@ -201,6 +216,9 @@ class Loop {
   int listen_fd_, stop_fd_;
   FetchEngine& engine_;
   const OtherRequestHandler& other_;
+  int tick_seconds_;
+  const std::function<void()>& tick_;
+  struct __kernel_timespec tick_ts_ {};
   struct io_uring ring_;
   bool ring_ok_ = false;
   bool stop_ = false;
@@ -223,8 +241,9 @@ absl::Status ProbeIoUring() {
 }
 
 absl::Status ServeSession(int listen_fd, int stop_fd, FetchEngine& engine,
-                          const OtherRequestHandler& other) {
-  Loop loop(listen_fd, stop_fd, engine, other);
+                          const OtherRequestHandler& other, int tick_seconds,
+                          const std::function<void()>& tick) {
+  Loop loop(listen_fd, stop_fd, engine, other, tick_seconds, tick);
   return loop.Run();
 }
 

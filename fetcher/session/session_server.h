@@ -28,9 +28,11 @@ using OtherRequestHandler =
     std::function<void(const vol_request& req, std::function<void(const vol_response&)> reply)>;
 
 // Serves until `stop_fd` reports EOF (or is readable). `listen_fd` is a
-// listening SOCK_SEQPACKET socket.
+// listening SOCK_SEQPACKET socket. With tick_seconds > 0, `tick` runs on the
+// loop thread that often (an io_uring timeout).
 absl::Status ServeSession(int listen_fd, int stop_fd, FetchEngine& engine,
-                          const OtherRequestHandler& other);
+                          const OtherRequestHandler& other, int tick_seconds = 0,
+                          const std::function<void()>& tick = nullptr);
 
 // Fails when this kernel (or a seccomp filter) does not allow io_uring.
 absl::Status ProbeIoUring();

@@ -163,9 +163,8 @@ test_cache_is_evicted_under_its_limit() {
   used=$(du -sb "$T/.cache/vol/chunks" | cut -f1)
   echo "cache holds $used bytes under a 16 MiB limit"
   [[ $used -le $((20 * MiB)) && $used -gt 0 ]] || fail "cache holds $used bytes with VOL_CACHE_SIZE=16M"
-  # The most recently used chunk (the file's last) survived.
-  VOL_STATS=$T/s "$VOL" run -v t -- tail -c 1000 /mnt/t/big > /dev/null
-  assert_eq 0 "$(stat_of s store_bytes)" "the last chunk was evicted"
+  # (Which chunks survive is checked by the unit tests: chunks are fetched
+  # in parallel, so their order of use here is not fixed.)
 }
 
 test_killed_fetcher_gives_errors_not_a_hang() {

@@ -1,0 +1,50 @@
+// vol commit / vol reload: act on the session a program runs in (found
+// through $VOL_SESSION), and `vol commit --session DIR` publishes the changes
+// a session kept after its final commit failed.
+#include <cstdio>
+
+#include "fetcher/cli/cli.h"
+#include "fetcher/session/session_client.h"
+#include "fetcher/session/session_commits.h"
+#include "fetcher/util/progress.h"
+
+namespace vol {
+
+void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
+  auto mount = std::make_shared<std::string>();
+  auto session = std::make_shared<std::string>();
+  CLI::App* c = AddCommand(
+      app, selected, "commit",
+      "Inside `vol run`/`vol shell`: publish the session's changes now (all mounts,\n"
+      "or MOUNT). With --session DIR: publish the changes a session kept because its\n"
+      "final commit failed.",
+      [mount, session]() -> absl::StatusOr<int> {
+        if (!session->empty()) {
+          absl::StatusOr<CommitReport> r = PublishPending(*session);
+          if (!r.ok()) return r.status();
+          printf("Committed %llu changed files (%s uploaded).\n", static_cast<unsigned long long>(r->files),
+                 HumanBytes(r->bytes_uploaded).c_str());
+          return 0;
+        }
+        absl::StatusOr<vol_response> r = SessionCall(VOL_OP_COMMIT, *mount);
+        if (!r.ok()) return r.status();
+        printf("Committed %llu changed files (%s uploaded).\n", static_cast<unsigned long long>(r->value[0]),
+               HumanBytes(r->value[1]).c_str());
+        return 0;
+      });
+  c->add_option("MOUNT", *mount, "A mount of this session (default: every mount)");
+  c->add_option("--session", *session, "A session directory kept by a failed final commit");
+
+  auto rmount = std::make_shared<std::string>();
+  CLI::App* r = AddCommand(app, selected, "reload",
+                           "Inside `vol run`/`vol shell`: commit, then move MOUNT (default: all) to the\n"
+                           "volume's newest commit.",
+                           [rmount]() -> absl::StatusOr<int> {
+                             absl::StatusOr<vol_response> resp = SessionCall(VOL_OP_RELOAD, *rmount);
+                             if (!resp.ok()) return resp.status();
+                             return 0;
+                           });
+  r->add_option("MOUNT", *rmount, "A mount of this session (default: every mount)");
+}
+
+}  // namespace vol

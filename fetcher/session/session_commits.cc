@@ -1,0 +1,330 @@
+#include "fetcher/session/session_commits.h"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "fetcher/session/session_dir.h"
+#include "fetcher/session/session_server.h"
+#include "fetcher/util/fs.h"
+
+namespace vol {
+namespace {
+
+using nlohmann::json;
+
+bool AtOrBelow(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && absl::StartsWith(path, dir) && path[dir.size()] == '/');
+}
+
+json EntryJson(const Entry& e) {
+  json chunks = json::array();
+  for (const ChunkRef& c : e.chunks) chunks.push_back({c.id.Hex(), c.size});
+  return {{"type", static_cast<int>(e.type)}, {"mode", e.mode}, {"mtime_ns", e.mtime_ns},
+          {"size", e.size}, {"target", e.target}, {"chunks", chunks}};
+}
+
+absl::StatusOr<Entry> EntryFromJson(const json& j) {
+  Entry e;
+  e.type = static_cast<EntryType>(j.at("type").get<int>());
+  e.mode = j.at("mode").get<uint32_t>();
+  e.mtime_ns = j.at("mtime_ns").get<int64_t>();
+  e.size = j.at("size").get<uint64_t>();
+  e.target = j.at("target").get<std::string>();
+  for (const json& c : j.at("chunks")) {
+    std::optional<ObjectId> id = ObjectId::FromHex(c.at(0).get<std::string>());
+    if (!id) return absl::DataLossError("pending.json: bad chunk id");
+    e.chunks.push_back({*id, c.at(1).get<uint64_t>()});
+  }
+  return e;
+}
+
+}  // namespace
+
+SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, std::vector<SessionMount> mounts,
+                               std::string session_dir)
+    : store_(store), engine_(engine), mounts_(std::move(mounts)), session_dir_(std::move(session_dir)),
+      changed_(mounts_.size()) {
+  thread_ = std::thread([this] { Worker(); });
+}
+
+SessionCommits::~SessionCommits() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void SessionCommits::Worker() {
+  for (;;) {
+    std::function<void()> work;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](SessionCommits* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stopping_ || s->work_ != nullptr; },
+          this));
+      if (work_ == nullptr) return;  // stopping, nothing left
+      work = std::move(work_);
+      work_ = nullptr;
+    }
+    work();
+  }
+}
+
+int SessionCommits::MountOf(const std::string& path, std::string* rel) const {
+  for (size_t i = 0; i < mounts_.size(); ++i) {
+    const std::string& m = mounts_[i].mount;
+    if (AtOrBelow(path, m)) {
+      if (rel) *rel = path.size() > m.size() ? path.substr(m.size() + 1) : "";
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+bool SessionCommits::HasChanges() const {
+  for (const auto& c : changed_) {
+    if (!c.empty()) return true;
+  }
+  return false;
+}
+
+void SessionCommits::Handle(const vol_request& req, std::function<void(const vol_response&)> reply) {
+  auto guarded = [this, reply](const vol_response& r) {
+    if (loop_alive_) reply(r);
+  };
+  switch (req.op) {
+    case VOL_OP_CHANGED: {
+      std::string path(req.path);
+      std::string rel;
+      int m = MountOf(path, &rel);
+      if (m >= 0) {
+        std::string view = rel.empty() ? mounts_[m].view : absl::StrCat(mounts_[m].view, "/", rel);
+        if (req.offset == VOL_CHANGED_RENAME) {
+          std::string to(req.path + path.size() + 1);
+          std::string to_rel;
+          int m2 = MountOf(to, &to_rel);
+          if (m2 >= 0) {
+            engine_.Rename(view, to_rel.empty() ? mounts_[m2].view : absl::StrCat(mounts_[m2].view, "/", to_rel));
+            changed_[m2][to_rel] = ++generation_;
+          }
+        } else if (req.offset == VOL_CHANGED_DISCARD) {
+          engine_.Discard(view);
+        } else {
+          engine_.MarkDirty(view);
+        }
+        changed_[m][rel] = ++generation_;
+      }
+      guarded(ResponseFor(absl::OkStatus()));
+      return;
+    }
+    case VOL_OP_COMMIT:
+    case VOL_OP_RELOAD: {
+      Job job;
+      std::string path(req.path);
+      if (path.empty()) {
+        for (size_t i = 0; i < mounts_.size(); ++i) {
+          if (!mounts_[i].read_only) job.mounts.push_back(i);
+        }
+      } else {
+        int m = MountOf(path, nullptr);
+        if (m < 0) {
+          guarded(ResponseFor(absl::InvalidArgumentError(absl::StrCat(path, " is not a mount of this session"))));
+          return;
+        }
+        job.mounts.push_back(static_cast<size_t>(m));
+      }
+      bool reload = req.op == VOL_OP_RELOAD;
+      job.done = [guarded, reload](absl::StatusOr<CommitReport> r) {
+        vol_response resp = ResponseFor(r.status());
+        if (r.ok() && reload) {
+          resp = ResponseFor(absl::UnimplementedError(
+              "vol reload is not supported yet: the session's changes were committed, but the mount "
+              "stays at the commit it started from"));
+        }
+        if (r.ok()) {
+          resp.value[0] = r->files;
+          resp.value[1] = r->bytes_uploaded;
+        }
+        guarded(resp);
+      };
+      Enqueue(std::move(job));
+      return;
+    }
+    default:
+      guarded(ResponseFor(absl::UnimplementedError(absl::StrCat("unknown request ", req.op))));
+  }
+}
+
+void SessionCommits::Tick() {
+  if (running_ || !jobs_.empty() || !HasChanges()) return;
+  Job job;
+  for (size_t i = 0; i < mounts_.size(); ++i) {
+    if (!mounts_[i].read_only) job.mounts.push_back(i);
+  }
+  job.skip_open = true;
+  job.done = [](absl::StatusOr<CommitReport> r) {
+    if (!r.ok()) fprintf(stderr, "vol: background commit failed (will retry): %s\n", std::string(r.status().message()).c_str());
+  };
+  Enqueue(std::move(job));
+}
+
+void SessionCommits::Enqueue(Job job) {
+  jobs_.push_back(std::move(job));
+  StartNext();
+}
+
+void SessionCommits::StartNext() {
+  while (!running_ && !jobs_.empty()) {
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    std::vector<Snapshot> snaps;
+    for (size_t m : job.mounts) {
+      if (changed_[m].empty()) continue;
+      Snapshot s{m, {}};
+      for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
+      snaps.push_back(std::move(s));
+    }
+    if (snaps.empty()) {
+      job.done(CommitReport{});
+      continue;
+    }
+    running_ = true;
+    auto records = std::make_shared<absl::flat_hash_map<std::string, FetchEngine::Record>>(engine_.Records());
+    auto shared_job = std::make_shared<Job>(std::move(job));
+    absl::MutexLock lock(&mu_);
+    work_ = [this, snaps = std::move(snaps), records, shared_job] {
+      auto done = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
+      auto result = std::make_shared<absl::StatusOr<CommitReport>>(Run(snaps, *records, shared_job->skip_open, done.get()));
+      engine_.Post([this, snaps, done, result, shared_job] {
+        // Clear what was published, unless it changed again meanwhile.
+        absl::flat_hash_map<std::string, uint64_t> gen_at_start;
+        for (const Snapshot& s : snaps) {
+          for (const auto& [p, g] : s.changed) gen_at_start[absl::StrCat(s.mount, "\t", p)] = g;
+        }
+        for (const auto& [m, p] : *done) {
+          auto it = changed_[m].find(p);
+          if (it != changed_[m].end() && it->second == gen_at_start[absl::StrCat(m, "\t", p)]) changed_[m].erase(it);
+        }
+        running_ = false;
+        shared_job->done(*result);
+        StartNext();
+      });
+    };
+  }
+}
+
+absl::StatusOr<CommitReport> SessionCommits::Run(
+    const std::vector<Snapshot>& snaps, const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
+    bool skip_open, std::vector<std::pair<size_t, std::string>>* done) {
+  CommitReport total;
+  for (const Snapshot& s : snaps) {
+    std::vector<std::string> paths;
+    for (const auto& [p, g] : s.changed) paths.push_back(p);
+    absl::StatusOr<CommitReport> r = CommitChanges(store_, mounts_[s.mount], paths, records, skip_open);
+    if (!r.ok()) {
+      return absl::Status(r.status().code(), absl::StrCat("commit of ", mounts_[s.mount].mount, " (volume '",
+                                                          mounts_[s.mount].volume.name, "') failed: ",
+                                                          r.status().message()));
+    }
+    total.committed = total.committed || r->committed;
+    total.files += r->files;
+    total.bytes_uploaded += r->bytes_uploaded;
+    total.trees_written += r->trees_written;
+    for (const std::string& p : r->done) done->emplace_back(s.mount, p);
+    for (const std::string& p : r->skipped) total.skipped.push_back(p);
+  }
+  return total;
+}
+
+absl::StatusOr<CommitReport> SessionCommits::Final() {
+  loop_alive_ = false;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  engine_.OnCompletions();  // applies the last background commit's result
+  std::vector<Snapshot> snaps;
+  for (size_t m = 0; m < mounts_.size(); ++m) {
+    if (changed_[m].empty() || mounts_[m].read_only) continue;
+    Snapshot s{m, {}};
+    for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
+    snaps.push_back(std::move(s));
+  }
+  if (snaps.empty()) return CommitReport{};
+  absl::flat_hash_map<std::string, FetchEngine::Record> records = engine_.Records();
+  std::vector<std::pair<size_t, std::string>> done;
+  absl::StatusOr<CommitReport> r = Run(snaps, records, /*skip_open=*/false, &done);
+  if (r.ok()) return r;
+
+  // Keep everything needed to publish later, with the store gone or the process gone.
+  json pending = {{"store", store_.Url()}, {"mounts", json::array()}};
+  for (const Snapshot& s : snaps) {
+    const SessionMount& m = mounts_[s.mount];
+    json changed = json::array(), recs = json::object();
+    for (const auto& [p, g] : s.changed) changed.push_back(p);
+    for (const auto& [path, rec] : records) {
+      if (!AtOrBelow(path, m.view)) continue;
+      recs[path] = {{"entry", EntryJson(rec.entry)}, {"complete", rec.complete}, {"dirty", rec.dirty}};
+    }
+    pending["mounts"].push_back({{"mount", m.mount}, {"view", m.view}, {"env", m.volume.env},
+                                 {"name", m.volume.name}, {"id", m.volume.id}, {"changed", changed},
+                                 {"records", recs}});
+  }
+  absl::Status saved = WriteFileAtomic(absl::StrCat(session_dir_, "/pending.json"), pending.dump());
+  if (saved.ok()) saved = WriteFileAtomic(absl::StrCat(session_dir_, "/keep"), "final commit failed\n");
+  if (!saved.ok()) {
+    return absl::Status(r.status().code(), absl::StrCat(r.status().message(), "; and the changes could not be saved: ",
+                                                        saved.message()));
+  }
+  return absl::Status(r.status().code(),
+                      absl::StrCat(r.status().message(), ". Nothing is lost: the changes are kept in ", session_dir_,
+                                   "; publish them with: vol commit --session ", session_dir_));
+}
+
+absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir) {
+  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/pending.json"));
+  if (!text.ok()) {
+    return absl::NotFoundError(absl::StrCat(session_dir, " holds no unpublished changes (no pending.json)"));
+  }
+  json pending = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (pending.is_discarded() || !pending.is_object()) {
+    return absl::DataLossError(absl::StrCat(session_dir, "/pending.json is not valid JSON"));
+  }
+  CommitReport total;
+  try {
+    absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(pending.at("store").get<std::string>());
+    if (!store.ok()) return store.status();
+    for (const json& jm : pending.at("mounts")) {
+      SessionMount m;
+      m.mount = jm.at("mount").get<std::string>();
+      m.view = jm.at("view").get<std::string>();
+      m.volume.env = jm.at("env").get<std::string>();
+      m.volume.name = jm.at("name").get<std::string>();
+      m.volume.id = jm.at("id").get<std::string>();
+      std::vector<std::string> changed = jm.at("changed").get<std::vector<std::string>>();
+      absl::flat_hash_map<std::string, FetchEngine::Record> records;
+      for (const auto& [path, jr] : jm.at("records").items()) {
+        absl::StatusOr<Entry> e = EntryFromJson(jr.at("entry"));
+        if (!e.ok()) return e.status();
+        records[path] = {*std::move(e), jr.at("complete").get<bool>(), jr.at("dirty").get<bool>()};
+      }
+      absl::StatusOr<CommitReport> r = CommitChanges(**store, m, changed, records, /*skip_open=*/false);
+      if (!r.ok()) return r.status();
+      total.committed = total.committed || r->committed;
+      total.files += r->files;
+      total.bytes_uploaded += r->bytes_uploaded;
+      total.seq = r->seq;
+    }
+  } catch (const json::exception& e) {
+    return absl::DataLossError(absl::StrCat(session_dir, "/pending.json: ", e.what()));
+  }
+  if (absl::Status s = RemoveTreeForce(session_dir); !s.ok()) return s;
+  return total;
+}
+
+}  // namespace vol

@@ -1,0 +1,97 @@
+// SessionCommits: the write side of a session in the fetcher. It tracks what
+// the program changed (VOL_OP_CHANGED from the shims), and publishes it with
+// CommitChanges: on request (VOL_OP_COMMIT: `vol commit`, sync, syncfs,
+// vol_commit()), every `commit_every` seconds in the background, and once
+// more when the session ends.
+//
+// Invariants:
+//   - The changed-path sets and the FetchEngine are touched on the loop
+//     thread only; commits run one at a time on a commit thread, from a
+//     snapshot of both, and report back through FetchEngine::Post.
+//   - A path stays changed until a commit publishes the version it had when
+//     that commit started (a generation number per change): a change made
+//     during a commit is published by the next one.
+//   - Background commits skip files open for writing; the final commit (the
+//     program has exited) does not.
+//   - If the final commit fails, what it would have published is written to
+//     the session's `pending.json` and the session directory is kept, so that
+//     `vol commit --session DIR` publishes it later (PublishPending).
+#ifndef VOL_FETCHER_SESSION_SESSION_COMMITS_H_
+#define VOL_FETCHER_SESSION_SESSION_COMMITS_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "fetcher/session/committer.h"
+#include "fetcher/session/fetch_engine.h"
+#include "vol/session.h"
+
+namespace vol {
+
+class SessionCommits {
+ public:
+  SessionCommits(ObjectStore& store, FetchEngine& engine, std::vector<SessionMount> mounts,
+                 std::string session_dir);
+  ~SessionCommits();  // finishes the running commit
+
+  // VOL_OP_CHANGED / COMMIT / RELOAD (loop thread).
+  void Handle(const vol_request& req, std::function<void(const vol_response&)> reply);
+  // A background commit, unless one is running or nothing changed (loop thread).
+  void Tick();
+  // The last commit, after the loop has stopped. On failure the changes are
+  // saved to pending.json (and the error says how to publish them).
+  absl::StatusOr<CommitReport> Final();
+
+  bool HasChanges() const;
+
+ private:
+  struct Job {
+    std::vector<size_t> mounts;
+    bool skip_open = false;
+    std::function<void(absl::StatusOr<CommitReport>)> done;  // loop thread
+  };
+  struct Snapshot {
+    size_t mount;
+    std::vector<std::pair<std::string, uint64_t>> changed;
+  };
+
+  int MountOf(const std::string& mount_path, std::string* rel) const;
+  void Mark(const std::string& mount_path, uint32_t kind, bool* is_view_path = nullptr);
+  void Enqueue(Job job);
+  void StartNext();
+  absl::StatusOr<CommitReport> Run(const std::vector<Snapshot>& snaps,
+                                   const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
+                                   bool skip_open, std::vector<std::pair<size_t, std::string>>* done);
+  void Worker();
+
+  ObjectStore& store_;
+  FetchEngine& engine_;
+  std::vector<SessionMount> mounts_;
+  std::string session_dir_;
+  // Loop thread:
+  std::vector<absl::flat_hash_map<std::string, uint64_t>> changed_;  // per mount: path → generation
+  uint64_t generation_ = 0;
+  std::deque<Job> jobs_;
+  bool running_ = false;
+  bool loop_alive_ = true;  // false once Final starts: replies have nowhere to go
+
+  absl::Mutex mu_;
+  std::function<void()> work_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+// Publishes a session's pending.json (left by a failed final commit).
+absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir);
+
+}  // namespace vol
+
+#endif  // VOL_FETCHER_SESSION_SESSION_COMMITS_H_
