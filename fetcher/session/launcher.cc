@@ -257,7 +257,7 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
         fprintf(stderr, "vol: committed %llu changed files (%llu bytes uploaded)\n", files, bytes);
       }
     }
-  } else if (!o.read_only && !o.no_commit) {
+  } else if (!o.read_only && !o.no_commit && access(session.File("changed").c_str(), F_OK) == 0) {
     commit_failed = true;
     fprintf(stderr, "vol: error: the fetcher died, so the session's last changes were not committed; "
                     "they are in %s\n", session.path().c_str());

@@ -117,6 +117,11 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
           engine_.MarkDirty(view);
         }
         changed_[m][rel] = ++generation_;
+        if (!marked_dirty_) {
+          // So that `vol run` knows, even if this process dies, that there was something to commit.
+          WriteFileAtomic(absl::StrCat(session_dir_, "/changed"), "").IgnoreError();
+          marked_dirty_ = true;
+        }
       }
       guarded(ResponseFor(absl::OkStatus()));
       return;

@@ -81,7 +81,8 @@ class SessionCommits {
   uint64_t generation_ = 0;
   std::deque<Job> jobs_;
   bool running_ = false;
-  bool loop_alive_ = true;  // false once Final starts: replies have nowhere to go
+  bool loop_alive_ = true;
+  bool marked_dirty_ = false;  // the session's `changed` file exists  // false once Final starts: replies have nowhere to go
 
   absl::Mutex mu_;
   std::function<void()> work_ ABSL_GUARDED_BY(mu_);
