@@ -134,12 +134,17 @@ $(head -20 "$T/.diff")"
   fi
 }
 
-# store_bytes: the size of the file:// store in bytes (du --apparent-size is
-# not used: blocks are what a store costs).
+# store_bytes: the bytes the test's store holds: du of a file:// store, or
+# the total size of the objects under the s3:// prefix (aws s3 ls; skips the
+# test when the AWS CLI is missing).
 store_bytes() {
-  local dir
-  dir=$(file_store_dir)
-  du -sb -- "$dir" | cut -f1
+  if on_s3; then
+    command -v aws >/dev/null || skip "measuring an s3:// store needs the AWS CLI"
+    aws ${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"} s3 ls --recursive --summarize \
+      "${VOL_STORE%/}/" | sed -n 's/^ *Total Size: *//p'
+    return
+  fi
+  du -sb -- "${VOL_STORE#file://}" | cut -f1
 }
 
 # --- per-test set-up and the runner ----------------------------------------
