@@ -143,6 +143,28 @@ TEST(MountAncestor, RootAndParentsOfMountsOnly) {
   EXPECT_FALSE(is_mount_ancestor(*Table(), "/tmp"));
 }
 
+TEST(TranslateAbs, ReportsWhatDoesNotFit) {
+  std::string longp = "/mnt/v/" + std::string(kPathMax - 10, 'x');
+  char out[kPathMax];
+  int mount = -1;
+  // The view path is longer than the mount path: it no longer fits.
+  EXPECT_EQ(translate_abs(*Table(), longp.c_str(), out, sizeof out, &mount), Xlate::kError);
+  char small[8];
+  EXPECT_LT(path_concat(small, sizeof small, "/abc", 4, "/defgh"), 0);
+  EXPECT_EQ(path_concat(small, sizeof small, "/abc", 4, "/de"), 7);
+  EXPECT_STREQ(small, "/abc/de");
+}
+
+TEST(TranslateAbs, TrailingSlashesAndDoubleSlashesInsideTheMount) {
+  Xl r = Translate("/mnt/v/");
+  EXPECT_EQ(r.kind, Xlate::kMount);
+  EXPECT_EQ(r.out, "/tmp/s/views/v/");
+  r = Translate("/mnt/v//a");
+  EXPECT_EQ(r.out, "/tmp/s/views/v//a");
+  // Only the exact prefix is recognised, as documented in SEMANTICS.md.
+  EXPECT_EQ(Translate("//mnt/v/a").kind, Xlate::kPass);
+}
+
 TEST(PathJoin, JoinsWithOneSlash) {
   char out[kPathMax];
   path_join(out, sizeof out, "/", "a");
