@@ -5,6 +5,10 @@
 //     x-amz-date), retried per s3_retry.h within one deadline, and a 2xx body
 //     is accepted only when its length matches Content-Length (a short body
 //     is retried, never returned).
+//   - Every PUT carries the XXH3-128 of its body as user metadata
+//     (x-amz-meta-vol-xxh3); a whole-object GET whose answer carries it is
+//     accepted only when the body hashes to it, so bytes altered on the way
+//     are retried here instead of reaching the layers above.
 //   - Ranged GETs also check Content-Range against the range asked for, so a
 //     body that is the right length for the wrong bytes is not accepted.
 //   - PutIfAbsent is a PUT with If-None-Match: * (412 = someone else won).
@@ -17,6 +21,7 @@
 #include "fetcher/store/s3_store.h"
 
 #include <curl/curl.h>
+#include <xxhash.h>
 
 #include <atomic>
 #include <random>
@@ -41,6 +46,24 @@ uint64_t RandomU64() {
 
 std::string Seconds(absl::Duration d) {
   return absl::StrFormat("%.1f s", absl::ToDoubleSeconds(d));
+}
+
+constexpr char kChecksumHeader[] = "x-amz-meta-vol-xxh3";
+
+std::string Xxh3Hex(std::string_view data) {
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, XXH3_128bits(data.data(), data.size()));
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(c.digest), sizeof(c.digest)));
+}
+
+// A whole-object body must hash to the checksum stored with it, if any.
+absl::Status ChecksumOk(const HttpResponse& r) {
+  auto want = r.Header(kChecksumHeader);
+  if (!want || r.status != 200) return absl::OkStatus();
+  if (Xxh3Hex(r.body) != *want) {
+    return absl::DataLossError("body does not match its stored checksum (altered in transit?)");
+  }
+  return absl::OkStatus();
 }
 
 struct Call {
@@ -76,7 +99,7 @@ class S3Store final : public ObjectStore {
 
   absl::StatusOr<std::string> Get(std::string_view key) override {
     Call call{"GET", FullKey(key), {}, {}, {}, "GET " + std::string(key)};
-    auto resp = Execute(call, nullptr, nullptr);
+    auto resp = Execute(call, ChecksumOk, nullptr);
     if (!resp.ok()) return resp.status();
     if (resp->status != 200) return HttpError(call, *resp);
     return std::move(resp->body);
@@ -119,7 +142,8 @@ class S3Store final : public ObjectStore {
   }
 
   absl::Status Put(std::string_view key, std::string_view data) override {
-    Call call{"PUT", FullKey(key), {}, {}, data, "PUT " + std::string(key)};
+    Call call{"PUT", FullKey(key), {}, {{kChecksumHeader, Xxh3Hex(data)}}, data,
+              "PUT " + std::string(key)};
     auto resp = Execute(call, nullptr, nullptr);
     if (!resp.ok()) return resp.status();
     if (resp->status / 100 != 2) return HttpError(call, *resp);
@@ -127,7 +151,8 @@ class S3Store final : public ObjectStore {
   }
 
   absl::Status PutIfAbsent(std::string_view key, std::string_view data) override {
-    Call call{"PUT", FullKey(key), {}, {{"If-None-Match", "*"}}, data,
+    Call call{"PUT", FullKey(key), {}, {{"If-None-Match", "*"}, {kChecksumHeader, Xxh3Hex(data)}},
+              data,
               "PUT (if absent) " + std::string(key)};
     int attempts = 0;
     auto resp = Execute(call, nullptr, &attempts);
@@ -263,6 +288,8 @@ class S3Store final : public ObjectStore {
     const absl::Time deadline = start + policy_.deadline;
     std::string last_error;
     bool timed_out = false;
+    bool bad_body = false;  // the last attempt's answer failed its checks
+    int bad_bodies = 0;
     int attempt = 0;
     while (true) {
       ++attempt;
@@ -276,6 +303,7 @@ class S3Store final : public ObjectStore {
       if (r.curl_code != CURLE_OK) {
         last_error = r.curl_error + " (" + Endpoint() + ")";
         timed_out = r.curl_code == CURLE_OPERATION_TIMEDOUT;
+        bad_body = false;
         if (verdict == S3AttemptVerdict::kFail) {
           return absl::FailedPreconditionError(Url() + ": " + call.what + ": " + last_error);
         }
@@ -289,11 +317,14 @@ class S3Store final : public ObjectStore {
         verdict = S3AttemptVerdict::kRetry;
         last_error = std::string(ok.message());
         timed_out = false;
+        bad_body = true;
+        ++bad_bodies;
       } else if (verdict == S3AttemptVerdict::kFail) {
         return std::move(r.response);
       } else {
         last_error = absl::StrFormat("HTTP %d%s", resp.status, s3_code.empty() ? "" : " " + s3_code);
         timed_out = false;
+        bad_body = false;
       }
       // Retry, if attempts and time allow.
       absl::Duration delay = BackoffDelay(policy_, attempt + 1, RandomU64());
@@ -302,6 +333,9 @@ class S3Store final : public ObjectStore {
         std::string msg = absl::StrFormat("%s: %s: failed after %d attempt%s in %s: %s", Url(),
                                           call.what, attempt, attempt == 1 ? "" : "s",
                                           Seconds(spent), last_error);
+        // Wrong bytes to the end are DataLoss only when they came back every
+        // time; one bad answer among transport failures is still an outage.
+        if (bad_body && bad_bodies == attempt) return absl::DataLossError(msg);
         bool out_of_time = timed_out || attempt < policy_.max_attempts;
         return out_of_time ? absl::DeadlineExceededError(msg) : absl::UnavailableError(msg);
       }

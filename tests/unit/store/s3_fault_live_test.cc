@@ -143,6 +143,26 @@ TEST_F(S3Fault, TruncatedBodiesAreNeverReturned) {
   EXPECT_TRUE(absl::StrContains(always.status().message(), "after 8 attempts")) << always.status();
 }
 
+// Bytes flipped in transit: the checksum stored with every PUT catches them
+// and the GET is retried; when every answer is altered, DataLoss.
+TEST_F(S3Fault, AlteredBodiesAreRetriedNeverReturned) {
+  std::string data = RandomBytes(300000, 12);
+  ASSERT_TRUE(direct_->Put("a", data).ok());
+  auto store = Open({{"VOL_S3_MAX_ATTEMPTS", "10"}, {"VOL_S3_BACKOFF_MS", "5"},
+                     {"VOL_S3_MAX_BACKOFF_MS", "20"}}, true);
+  Faults("alter=0.5&seed=4");
+  for (int i = 0; i < 20; ++i) {
+    auto got = store->Get("a");
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, data) << "attempt " << i;
+  }
+  EXPECT_GT(Injected("alter"), 5);
+  Faults("alter=1");
+  auto always = store->Get("a");
+  EXPECT_EQ(always.status().code(), absl::StatusCode::kDataLoss) << always.status();
+  EXPECT_TRUE(absl::StrContains(always.status().message(), "checksum")) << always.status();
+}
+
 TEST_F(S3Fault, SlowAnswersAreBoundedByTheDeadline) {
   ASSERT_TRUE(direct_->Put("s", "slow").ok());
   auto store = Open({{"VOL_S3_TIMEOUT_MS", "2500"}, {"VOL_S3_STALL_MS", "1000"},
