@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The commit side of the write path with the real fetcher: what a program
+# writes under `vol run` is published (at the end, by `vol commit`, in the
+# background) and a new session sees exactly the tree that the same operations
+# leave on local disk. Also --no-commit, --read-only, a file open for writing
+# left out of a background commit, a failed final commit kept and published
+# later, commit cost, and concurrent sessions.
+source "$(dirname "$0")/lib.sh"
+export VOL  # scripts inside sessions call "$VOL commit", "$VOL ls"
+
+# type|mode|size|target of every entry (mtimes are "now" on both sides).
+listing() {
+  (cd "$1" && find . -mindepth 1 \( -type d -printf '%P|%y|%m|-|\n' \) -o \
+     \( -type l -printf '%P|%y|-|-|%l\n' \) -o -printf '%P|%y|%m|%s|\n' | LC_ALL=C sort)
+}
+listing_in() {  # listing of a mount, from inside a session
+  "$VOL" run -v "$1" -- bash -c "cd $2 && find . -mindepth 1 \\( -type d -printf '%P|%y|%m|-|\\n' \\) -o \\( -type l -printf '%P|%y|-|-|%l\\n' \\) -o -printf '%P|%y|%m|%s|\\n' | LC_ALL=C sort"
+}
+
+make_src() {
+  mkdir -p src/d src/cold/sub src/emptydir
+  head -c 3000000 /dev/urandom > src/big.bin
+  head -c 9000000 /dev/urandom > src/cold/a.bin
+  head -c 900000 /dev/urandom > src/cold/sub/b.bin
+  head -c 1000000 /dev/urandom > src/gone.bin
+  seq 1 100000 > src/d/nums
+  echo small > src/d/small.txt
+  cp -a src local
+  "$VOL" create v >/dev/null
+  "$VOL" put v src/ / >/dev/null
+}
+
+OPS='set -e
+cd @
+echo new > new.txt
+echo more >> d/small.txt
+printf X | dd of=big.bin bs=1 seek=2500000 conv=notrunc status=none
+echo replaced > d/nums
+mkdir -p n1/n2/n3 && echo x > n1/n2/n3/f
+mv new.txt n1/moved.txt
+mv cold renamed
+rm gone.bin
+rmdir emptydir
+ln -s ../d/small.txt n1/rel-link
+chmod 600 d/small.txt
+python3 -c "
+import os
+with open(\"ckpt.tmp\", \"wb\") as f:
+    f.write(b\"checkpoint\" * 1000); f.flush(); os.fsync(f.fileno())
+os.replace(\"ckpt.tmp\", \"ckpt.bin\")"
+echo done'
+
+test_writes_are_committed_at_exit_and_seen_by_a_new_session() {
+  make_src
+  assert_eq done "$(bash -c "${OPS//@/$T/local}" 2>&1)" "ops on the local tree"
+  assert_eq done "$("$VOL" run -v v --commit-every 0 -- bash -c "${OPS//@//mnt/v}" 2>&1)" "ops on the mount"
+  local out
+  out=$("$VOL" run -v v -- diff -r --no-dereference /mnt/v "$T/local" 2>&1) || fail "new session differs from local: $out"
+  diff <(listing local) <(listing_in v /mnt/v) || fail "listing differs"
+  # The renamed directory's files were never read: their chunks were reused, not uploaded again.
+  assert_match "^2 " "$("$VOL" history v | sed -n 2p | awk '{print $1, $0}')" "one commit for the session"
+}
+
+test_vol_commit_inside_the_session_publishes_now() {
+  make_src
+  local out
+  out=$("$VOL" run -v v --commit-every 0 -- bash -c '
+    echo one > /mnt/v/one.txt
+    "$VOL" commit
+    other=$(env -u LD_PRELOAD -u VOL_SESSION "$VOL" get v /one.txt -)
+    echo "seen by another client: $other"
+    echo two > /mnt/v/two.txt
+    "$VOL" commit /mnt/v' 2>&1)
+  assert_match "Committed 1 changed files" "$out"
+  assert_match "seen by another client: one" "$out"
+  assert_eq "one two" "$("$VOL" get v /one.txt -) $("$VOL" get v /two.txt -)"
+  assert_match "^3 " "$("$VOL" history v | sed -n 2p)" "two explicit commits, nothing left for the end"
+}
+
+test_no_commit_and_read_only() {
+  make_src
+  "$VOL" run -v v --no-commit -- bash -c 'echo x > /mnt/v/x; rm /mnt/v/big.bin'
+  assert_eq "1" "$("$VOL" history v | tail -n +2 | wc -l)" "--no-commit published something"
+  local rc=0 err
+  err=$("$VOL" run -v v --read-only -- touch /mnt/v/y 2>&1) || rc=$?
+  [[ $rc -ne 0 ]] || fail "write on a --read-only mount succeeded"
+  assert_match "Read-only file system" "$err"
+  assert_eq "1" "$("$VOL" history v | tail -n +2 | wc -l)" "--read-only published something"
+}
+
+test_background_commit_leaves_out_a_file_open_for_writing() {
+  make_src
+  "$VOL" run -v v --commit-every 1 -- bash -c '
+    echo early > /mnt/v/early.txt
+    exec 5> /mnt/v/writing.txt
+    echo half >&5
+    sleep 2.5
+    # A background commit has published early.txt but not the open file.
+    env -u LD_PRELOAD -u VOL_SESSION "$VOL" ls v / > "$T/mid.ls"
+    echo rest >&5
+    exec 5>&-'
+  grep -qx early.txt mid.ls || fail "the background commit did not publish early.txt: $(cat mid.ls)"
+  ! grep -q writing.txt mid.ls || fail "a file open for writing was committed"
+  assert_eq "$(printf 'half\nrest')" "$("$VOL" get v /writing.txt -)" "the final commit has the whole file"
+}
+
+test_failed_final_commit_keeps_changes_and_publishes_later() {
+  make_src
+  local rc=0 err
+  err=$("$VOL" run -v v --commit-every 0 -- bash -c "
+    echo precious > /mnt/v/precious.txt
+    mv /mnt/v/cold /mnt/v/cold2
+    # The store goes away before the session ends.
+    mv '$T/store' '$T/store.off' && touch '$T/store'" 2>&1) || rc=$?
+  [[ $rc -ne 0 ]] || fail "vol run succeeded although its final commit could not be written"
+  echo "$err"
+  assert_match "final commit failed" "$err"
+  local cmd
+  cmd=$(grep -o 'vol commit --session [^ ]*' <<<"$err" | head -1)
+  [[ -n "$cmd" ]] || fail "no recovery command in: $err"
+  rm "$T/store" && mv "$T/store.off" "$T/store"
+  assert_eq "1" "$("$VOL" history v | tail -n +2 | wc -l)" "nothing was published yet"
+  "$VOL" ${cmd#vol } > out
+  cat out
+  assert_eq precious "$("$VOL" get v /precious.txt -)"
+  "$VOL" get v /cold2 got >/dev/null
+  diff -r src/cold got || fail "the renamed directory differs"
+  [[ ! -d "${cmd#vol commit --session }" ]] || fail "the session directory was not removed after publishing"
+}
+
+# Committing one changed file in a 20,000-file volume writes the trees on its
+# path only, and uploads one chunk.
+test_commit_cost_grows_with_the_change_not_the_volume() {
+  local store
+  store=$(file_store_dir)
+  mkdir -p many
+  for d in $(seq 1 100); do
+    mkdir -p many/d$d/e
+    for f in $(seq 1 199); do echo "$d $f" > many/d$d/f$f; done
+    echo deep > many/d$d/e/x
+  done
+  "$VOL" create big >/dev/null
+  "$VOL" put big many/ / >/dev/null
+  local trees_before chunks_before
+  trees_before=$(find "$store/trees" -type f | wc -l)
+  chunks_before=$(find "$store/chunks" -type f | wc -l)
+  "$VOL" run -v big -- sh -c 'echo changed >> /mnt/big/d42/e/x'
+  assert_eq $((trees_before + 3)) "$(find "$store/trees" -type f | wc -l)" "new trees (root, d42, d42/e)"
+  assert_eq $((chunks_before + 1)) "$(find "$store/chunks" -type f | wc -l)" "new chunks"
+  assert_eq "$(printf 'deep\nchanged')" "$("$VOL" get big /d42/e/x -)"
+}
+
+test_eight_sessions_commit_their_own_files_at_once() {
+  "$VOL" create c >/dev/null
+  local i
+  for i in $(seq 1 8); do
+    "$VOL" run -v c -- bash -c "for f in \$(seq 1 25); do echo $i-\$f > /mnt/c/s$i-\$f; done" &
+  done
+  wait
+  assert_eq 200 "$("$VOL" run -v c -- sh -c 'ls /mnt/c | wc -l')" "files after all sessions"
+  assert_eq "5-17" "$("$VOL" get c /s5-17 -)"
+}
+
+test_tar_extract_into_a_mount() {
+  "$VOL" create t >/dev/null
+  mkdir -p arch/x
+  for d in $(seq 1 20); do
+    mkdir -p arch/x/d$d/sub
+    for f in $(seq 1 100); do echo "file $d $f" > arch/x/d$d/f$f; done
+    ln -s f1 arch/x/d$d/link
+    echo deep > arch/x/d$d/sub/deep
+  done
+  tar -cf archive.tar -C arch x
+  "$VOL" run -v t -- tar -xf "$T/archive.tar" -C /mnt/t
+  local out
+  out=$("$VOL" run -v t -- diff -r --no-dereference /mnt/t/x "$T/arch/x" 2>&1) || fail "diff: $out"
+  diff <(listing arch) <(listing_in t /mnt/t) || fail "listing differs"
+}
+
+run_tests "$@"
