@@ -201,6 +201,23 @@ TEST_F(S3Live, WrongSecretIsAClearErrorWithoutRetriesOrSecrets) {
   EXPECT_TRUE(absl::StrContains(put.message(), "check AWS_ACCESS_KEY_ID")) << put;
 }
 
+// Virtual-hosted addressing (bucket in the host name) signs and routes right:
+// RGW serves "BUCKET.localhost" (rgw dns name = localhost in tests/s3/rgw),
+// and curl resolves *.localhost to the loopback address.
+TEST_F(S3Live, VirtualHostedAddressing) {
+  std::string endpoint = std::getenv("AWS_ENDPOINT_URL") ? std::getenv("AWS_ENDPOINT_URL") : "";
+  const std::string loopback = "http://127.0.0.1:";
+  if (endpoint.rfind(loopback, 0) != 0) GTEST_SKIP() << "needs an RGW on 127.0.0.1";
+  auto vhost = Open(url_, {{"AWS_ENDPOINT_URL", "http://localhost:" + endpoint.substr(loopback.size())},
+                           {"AWS_ENDPOINT_URL_S3", ""},
+                           {"VOL_S3_ADDRESSING", "virtual"}});
+  ASSERT_TRUE(vhost->Put("v/key one", "virtual").ok());
+  EXPECT_EQ(*store_->Get("v/key one"), "virtual") << "the same object, path style";
+  EXPECT_EQ(*vhost->GetRange("v/key one", 1, 3), "irt");
+  EXPECT_EQ(*vhost->List("v/"), std::vector<std::string>{"v/key one"});
+  EXPECT_EQ(vhost->PutIfAbsent("v/key one", "x").code(), absl::StatusCode::kAlreadyExists);
+}
+
 TEST_F(S3Live, MissingBucketNamesTheBucket) {
   auto nobucket = Open("s3://vol-no-such-bucket-4711/p", {});
   for (absl::Status s : {nobucket->Get("k").status(), nobucket->List("").status(),
