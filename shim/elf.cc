@@ -1,8 +1,8 @@
 // Libraries the dynamic loader loads by itself: when a program dlopens or execs
 // an ELF file from a view, the loader opens the file's DT_NEEDED libraries
 // without the shim seeing the reads. Those found in a view through the file's
-// DT_RUNPATH/DT_RPATH (with $ORIGIN, as Python wheels and venvs use) are made
-// complete first, recursively.
+// DT_RUNPATH/DT_RPATH (with $ORIGIN, as Python wheels and venvs use) or
+// LD_LIBRARY_PATH are made complete first, recursively.
 //
 // Invariants: reads with raw system calls into stack buffers only; bounded
 // (depth, number of names, string lengths); a file that is not a 64-bit ELF
@@ -24,6 +24,7 @@ constexpr int kMaxDyn = 1024;
 struct Seen {
   uint64_t ino[128];
   int n;
+  const char* llp;  // LD_LIBRARY_PATH the loader will use ("" if none)
 };
 
 long pread_all(long fd, void* buf, size_t len, uint64_t off) {
@@ -50,7 +51,8 @@ bool read_str(long fd, uint64_t off, char* out, size_t cap) {
 int deps(const char* path, int depth, Seen* seen);
 
 // Searches `dirs` (a ':' list, $ORIGIN = origin) for `name`; a hit in a view is
-// made complete and its own needs followed.
+// made complete and its own needs followed. Returns 1 if found (anywhere), 0 if
+// not, -1 (errno set) if fetching failed.
 int search(const char* dirs, const char* origin, const char* name, int depth, Seen* seen) {
   for (const char* p = dirs; *p;) {
     const char* end = strchrnul(p, ':');
@@ -73,15 +75,26 @@ int search(const char* dirs, const char* origin, const char* name, int depth, Se
       const char* c = cand;
       if (cand[0] == '/' && path_normalize(cand, norm, sizeof norm) >= 0) c = norm;
       if (sys(SYS_faccessat, AT_FDCWD, c, F_OK, 0) == 0) {
-        if (view_of(g.mounts, c) < 0) return 0;  // the loader takes it from the host
-        if (ensure_path(c) < 0) return -1;
-        return deps(c, depth + 1, seen);
+        if (view_of(g.mounts, c) < 0) return 1;  // the loader takes it from the host
+        if (ensure_path(c) < 0 || deps(c, depth + 1, seen) < 0) return -1;
+        return 1;
       }
     }
     if (!*end) break;
     p = end + 1;
   }
   return 0;
+}
+
+// The loader's order: DT_RPATH (only without DT_RUNPATH), LD_LIBRARY_PATH,
+// DT_RUNPATH, then the system's directories (never on a mount).
+int find_needed(const char* name, const char* rpath, const char* runpath, const char* origin,
+                int depth, Seen* seen) {
+  int r = 0;
+  if (!runpath && rpath) r = search(rpath, origin, name, depth, seen);
+  if (r == 0 && seen->llp[0]) r = search(seen->llp, origin, name, depth, seen);
+  if (r == 0 && runpath) r = search(runpath, origin, name, depth, seen);
+  return r < 0 ? -1 : 0;
 }
 
 int deps(const char* path, int depth, Seen* seen) {
@@ -121,11 +134,11 @@ int deps(const char* path, int depth, Seen* seen) {
         case DT_RUNPATH: runpath = (long)dyn[j].d_un.d_val; break;
       }
     }
-    long which = runpath >= 0 ? runpath : rpath;
     uint64_t stroff = va_to_off(ph, eh.e_phnum, strtab);
-    if (which < 0 || !stroff || !nneeded) break;
-    char dirs[kPathMax], origin[kPathMax];
-    if (!read_str(fd, stroff + which, dirs, sizeof dirs)) break;
+    if (!stroff || !nneeded || (rpath < 0 && runpath < 0 && !seen->llp[0])) break;
+    char rdirs[kPathMax], rundirs[kPathMax], origin[kPathMax];
+    bool have_r = rpath >= 0 && read_str(fd, stroff + rpath, rdirs, sizeof rdirs);
+    bool have_run = runpath >= 0 && read_str(fd, stroff + runpath, rundirs, sizeof rundirs);
     size_t ol = strlen(path);
     memcpy(origin, path, ol + 1);
     while (ol > 1 && origin[ol - 1] != '/') ol--;
@@ -133,7 +146,8 @@ int deps(const char* path, int depth, Seen* seen) {
     for (int j = 0; j < nneeded && ret == 0; j++) {
       char name[256];
       if (!read_str(fd, stroff + needed[j], name, sizeof name) || strchr(name, '/')) continue;
-      ret = search(dirs, origin, name, depth, seen);
+      ret = find_needed(name, have_r ? rdirs : nullptr, have_run ? rundirs : nullptr, origin,
+                        depth, seen);
     }
     break;
   }
@@ -144,7 +158,7 @@ out:
 
 }  // namespace
 
-int ensure_elf_deps(const char* real_path) {
+int ensure_elf_deps(const char* real_path, const char* ld_library_path) {
   if (!g.presence) return 0;
   char abs[kPathMax];
   if (real_path[0] != '/') {  // $ORIGIN needs the directory: make it absolute
@@ -155,6 +169,7 @@ int ensure_elf_deps(const char* real_path) {
   }
   Seen seen;
   seen.n = 0;
+  seen.llp = ld_library_path ? ld_library_path : "";
   return deps(real_path, 0, &seen);
 }
 

@@ -128,9 +128,10 @@ inline void dense_blocks(uint64_t dev, uint64_t ino, uint64_t size, B* blocks) {
   uint64_t want = (size + 511) / 512;
   if ((uint64_t)*blocks < want && g.presence && incomplete_ino(dev, ino)) *blocks = (B)want;
 }
-// The view libraries an ELF file in a view needs through its RUNPATH/RPATH
-// (elf.cc): made complete before the loader maps them.
-int ensure_elf_deps(const char* real_path);
+// The view libraries an ELF file in a view needs through its RUNPATH/RPATH or
+// ld_library_path (view paths; may be null) (elf.cc): made complete before the
+// loader maps them.
+int ensure_elf_deps(const char* real_path, const char* ld_library_path);
 inline int fd_needs_check(int fd) {
   return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
 }

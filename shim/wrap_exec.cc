@@ -33,13 +33,54 @@ struct EnvBufs {
   char session[kPathMax + 16];
   char shim[kPathMax + 16];
   char preload[2 * kPathMax + 16];
+  char llp[2 * kPathMax + 32];  // LD_LIBRARY_PATH with mount entries as views
+  const char* llp_value;        // what the child's loader will search, or ""
 };
+
+// "LD_LIBRARY_PATH=…" with entries under a mount rewritten to their views (the
+// loader opens them itself, before any shim runs). Null if nothing changed.
+const char* translate_llp(const char* entry, EnvBufs* b) {
+  const char* v = entry + 16;
+  bool any = false;
+  size_t k = 16;
+  memcpy(b->llp, "LD_LIBRARY_PATH=", 16);
+  for (const char* p = v;; p++) {
+    const char* end = strchrnul(p, ':');
+    size_t n = (size_t)(end - p);
+    char dir[kPathMax], out[kPathMax];
+    const char* use = p;
+    size_t use_n = n;
+    if (n && n < sizeof dir && p[0] == '/') {
+      memcpy(dir, p, n);
+      dir[n] = '\0';
+      int mount = -1;
+      if (translate_abs(g.mounts, dir, out, sizeof out, &mount) == Xlate::kMount) {
+        use = out;
+        use_n = strlen(out);
+        any = true;
+      }
+    }
+    if (k + use_n + 2 > sizeof b->llp) return nullptr;
+    memcpy(b->llp + k, use, use_n);
+    k += use_n;
+    if (!*end) break;
+    b->llp[k++] = ':';
+    p = end;
+  }
+  b->llp[k] = '\0';
+  return any ? b->llp : nullptr;
+}
 void fix_env(char* const* envp, char** out, EnvBufs* b) {
   int n = 0;
   bool has_session = false, has_shim = false, has_preload = false;
   size_t shim_len = strlen(g.shim_path);
+  b->llp_value = "";
   for (char* const* e = envp; e && *e; e++) {
     char* v = *e;
+    if (env_has(v, "LD_LIBRARY_PATH", 15)) {
+      if (const char* t = translate_llp(v, b)) v = const_cast<char*>(t);
+      b->llp_value = v + 16;
+    }
     if (env_has(v, VOL_SESSION_ENV, sizeof VOL_SESSION_ENV - 1)) has_session = true;
     if (env_has(v, VOL_SHIM_ENV, sizeof VOL_SHIM_ENV - 1)) has_shim = true;
     if (env_has(v, "LD_PRELOAD", 10)) {
@@ -80,8 +121,27 @@ int env_count(char* const* envp) {
 
 // What every exec and spawn does before the real call: the binary and every
 // inherited incomplete fd are made complete (the child reads them without us).
-bool before_exec(const Resolved& r) {
-  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path) < 0)) return false;
+// True if the ':' list names a directory in a view.
+bool has_view_dir(const char* list) {
+  for (const char* p = list; p && *p;) {
+    const char* end = strchrnul(p, ':');
+    for (int i = 0; i < g.mounts.count; i++) {
+      const Mount& m = g.mounts.m[i];
+      if ((size_t)(end - p) >= m.view_len && !strncmp(p, m.view, m.view_len) &&
+          (p[m.view_len] == '/' || p + m.view_len == end))
+        return true;
+    }
+    if (!*end) break;
+    p = end + 1;
+  }
+  return false;
+}
+
+bool before_exec(const Resolved& r, const char* llp) {
+  if (r.mount >= 0 && ensure_path(r.path) < 0) return false;
+  // The child's loader maps the binary's libraries itself: those it will find
+  // in a view must be complete (a host binary too, if LD_LIBRARY_PATH names a view).
+  if ((r.mount >= 0 || has_view_dir(llp)) && ensure_elf_deps(r.path, llp) < 0) return false;
   return ensure_inherited() == 0;
 }
 
@@ -90,10 +150,11 @@ bool before_exec(const Resolved& r) {
 VOL_WRAPPER(int, execve, (const char* path, char* const argv[], char* const envp[])) {
   if (!g.active) return VOL_REAL(execve)(path, argv, envp);
   Resolved r;
-  if (!resolve(AT_FDCWD, path, &r) || !before_exec(r)) return -1;
+  if (!resolve(AT_FDCWD, path, &r)) return -1;
   char* env[env_count(envp) + kEnvExtra + 1];
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
+  if (!before_exec(r, bufs.llp_value)) return -1;
   return VOL_REAL(execve)(r.path, argv, env);
 }
 
@@ -104,10 +165,10 @@ VOL_WRAPPER(int, execveat, (int dirfd, const char* path, char* const argv[], cha
   if ((flags & AT_EMPTY_PATH) && path && !path[0] && fd_needs_check(dirfd) &&
       ensure_all(dirfd) < 0)
     return -1;
-  if (!before_exec(r)) return -1;
   char* env[env_count(envp) + kEnvExtra + 1];
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
+  if (!before_exec(r, bufs.llp_value)) return -1;
   return VOL_REAL(execveat)(dirfd, r.path, argv, env, flags);
 }
 
@@ -210,10 +271,11 @@ VOL_WRAPPER(int, posix_spawn,
              const posix_spawnattr_t* at, char* const argv[], char* const envp[])) {
   if (!g.active) return VOL_REAL(posix_spawn)(pid, path, fa, at, argv, envp);
   Resolved r;
-  if (!resolve(AT_FDCWD, path, &r) || !before_exec(r)) return errno;
+  if (!resolve(AT_FDCWD, path, &r)) return errno;
   char* env[env_count(envp) + kEnvExtra + 1];
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
+  if (!before_exec(r, bufs.llp_value)) return errno;
   return VOL_REAL(posix_spawn)(pid, r.path, fa, at, argv, env);
 }
 VOL_WRAPPER(int, posix_spawnp,
@@ -239,10 +301,10 @@ VOL_WRAPPER(int, posix_spawnp,
     if (!*end) break;
     p = end + 1;
   }
-  if (!before_exec(Resolved{file, -1, AT_FDCWD, {}})) return errno;
   char* env[env_count(envp) + kEnvExtra + 1];
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
+  if (ensure_inherited() < 0) return errno;
   return VOL_REAL(posix_spawnp)(pid, file, fa, at, argv, env);
 }
 // File actions run inside glibc's spawn, out of the shim's sight: translate now.
@@ -267,14 +329,16 @@ VOL_WRAPPER(void*, dlopen, (const char* file, int flags)) {
   if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlopen)(file, flags);
   Resolved r;
   if (!resolve(AT_FDCWD, file, &r)) return nullptr;
-  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path) < 0)) return nullptr;
+  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path, getenv("LD_LIBRARY_PATH")) < 0))
+    return nullptr;
   return VOL_REAL(dlopen)(r.path, flags);
 }
 VOL_WRAPPER(void*, dlmopen, (Lmid_t lm, const char* file, int flags)) {
   if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlmopen)(lm, file, flags);
   Resolved r;
   if (!resolve(AT_FDCWD, file, &r)) return nullptr;
-  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path) < 0)) return nullptr;
+  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path, getenv("LD_LIBRARY_PATH")) < 0))
+    return nullptr;
   return VOL_REAL(dlmopen)(lm, r.path, flags);
 }
 

@@ -196,6 +196,11 @@ test_dlopen_and_exec_pull_in_rpath_dependencies() {
   assert_eq 1235 "$(shim python3 -c 'import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).top())' "$MNT/lib/libtop.so")" "dlopen through ctypes"
   start_fetcher exec-deps
   assert_eq 1234 "$(shim env "$MNT/bin/usedep")" "exec of a binary whose library is on the volume"
+  # A host binary whose library is on the volume, found through LD_LIBRARY_PATH
+  # naming the mount: the shim hands the child's loader the view and fetches it.
+  gcc -o "$T/hostbin" "$T/build/main.c" -L"$T/src/lib" -ldep
+  start_fetcher llp
+  assert_eq 1234 "$(shim bash -c 'LD_LIBRARY_PATH=$1/lib "$2"' _ "$MNT" "$T/hostbin")" "LD_LIBRARY_PATH on the volume"
   start_fetcher exec-deps-relative
   assert_eq 1234 "$(shim bash -c 'cd "$1/bin" && ./usedep' _ "$MNT")" "exec by a relative path"
 }
