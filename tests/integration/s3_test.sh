@@ -8,7 +8,8 @@
 #   - altered and truncated bodies are retried, never written out as file data;
 #   - the gateway killed in the middle of a get: a clear error after the
 #     retries, and what was committed is intact;
-#   - the gateway restarted while a get waits: the get rides the outage out;
+#   - the gateway restarted while a get or a mounted read waits: they ride the
+#     outage out;
 #   - four writers with separate cache directories lose no update.
 source "$(dirname "$0")/lib.sh"
 
@@ -160,6 +161,38 @@ test_gateway_restart_during_get_resumes() {
   $VOL put v "$T/data" /after-restart >/dev/null
   $VOL get v /after-restart "$T/out2" >/dev/null
   assert_file_eq "$T/data" "$T/out2"
+}
+
+# A mounted session outlives a gateway restart: a read that starts while the
+# gateway is down waits in the fetcher's retries and finishes once it is back.
+test_session_reads_resume_after_gateway_restart() {
+  need_rgw
+  head -c $((9 * 1024 * 1024)) /dev/urandom >"$T/a"
+  head -c $((9 * 1024 * 1024)) /dev/urandom >"$T/b"
+  $VOL create v >/dev/null
+  $VOL put v "$T/a" /a >/dev/null
+  $VOL put v "$T/b" /b >/dev/null
+  VOL_S3_MAX_ATTEMPTS=100 VOL_S3_TIMEOUT_MS=30000 VOL_S3_MAX_BACKOFF_MS=500 \
+    $VOL run -v v -- python3 -c '
+import hashlib, os, time
+T = os.environ["T"]
+a = open("/mnt/v/a", "rb").read()
+open(T + "/read-a", "w").write(hashlib.sha256(a).hexdigest())
+while not os.path.exists(T + "/gateway-down"):
+    time.sleep(0.05)
+b = open("/mnt/v/b", "rb").read()  # starts while the gateway is down
+open(T + "/read-b", "w").write(hashlib.sha256(b).hexdigest())
+' >"$T/session.out" 2>&1 &
+  local pid=$! rc=0 _
+  for _ in $(seq 600); do [[ -s "$T/read-a" ]] && break; sleep 0.05; done
+  "$RGW" stop-gateway "$RGW_DIR"
+  touch "$T/gateway-down"
+  sleep 2
+  "$RGW" start-gateway "$RGW_DIR" 2>/dev/null
+  wait "$pid" || rc=$?
+  [[ $rc -eq 0 ]] || fail "the session failed across the restart (exit $rc): $(cat "$T/session.out")"
+  assert_eq "$(sha256sum <"$T/a" | cut -d' ' -f1)" "$(cat "$T/read-a")" "/a read before the outage"
+  assert_eq "$(sha256sum <"$T/b" | cut -d' ' -f1)" "$(cat "$T/read-b" 2>/dev/null)" "/b read across the restart"
 }
 
 test_four_writers_separate_caches_lose_nothing() {
