@@ -305,7 +305,11 @@ class S3Store final : public ObjectStore {
         timed_out = r.curl_code == CURLE_OPERATION_TIMEDOUT;
         bad_body = false;
         if (verdict == S3AttemptVerdict::kFail) {
-          return absl::FailedPreconditionError(Url() + ": " + call.what + ": " + last_error);
+          std::string hint = r.curl_code == CURLE_PEER_FAILED_VERIFICATION
+                                 ? ": if the server's certificate is signed by a private CA, "
+                                   "set AWS_CA_BUNDLE to that CA's PEM file"
+                                 : "";
+          return absl::FailedPreconditionError(Url() + ": " + call.what + ": " + last_error + hint);
         }
       } else if (verdict == S3AttemptVerdict::kDone) {
         absl::Status ok = BodyLengthOk(call, resp);

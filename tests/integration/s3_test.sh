@@ -195,6 +195,25 @@ open(T + "/read-b", "w").write(hashlib.sha256(b).hexdigest())
   assert_eq "$(sha256sum <"$T/b" | cut -d' ' -f1)" "$(cat "$T/read-b" 2>/dev/null)" "/b read across the restart"
 }
 
+# HTTPS verifies the server's certificate: a self-signed one is refused at
+# once with a hint, and accepted once AWS_CA_BUNDLE names it.
+test_https_verifies_certificates() {
+  need_rgw
+  make_volume
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || skip "openssl cannot make a certificate"
+  python3 "$ROOT/tests/s3/fault_proxy.py" --upstream "$AWS_ENDPOINT_URL" \
+    --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" >"$T/proxy.port" &
+  local _
+  for _ in $(seq 100); do [[ -s "$T/proxy.port" ]] && break; sleep 0.05; done
+  local https=https://127.0.0.1:$(cat "$T/proxy.port")
+  AWS_ENDPOINT_URL=$https AWS_CA_BUNDLE= assert_fails_with "certificate.*set AWS_CA_BUNDLE" \
+    $VOL get v /data "$T/out"
+  AWS_ENDPOINT_URL=$https AWS_CA_BUNDLE=$T/cert.pem $VOL get v /data "$T/out" >/dev/null
+  assert_file_eq "$T/data" "$T/out"
+}
+
 test_four_writers_separate_caches_lose_nothing() {
   need_rgw
   $VOL create v >/dev/null

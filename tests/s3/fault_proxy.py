@@ -10,7 +10,8 @@ Sits between vol and an S3 server and, per request, at configurable rates:
   alter     flips one byte of a GET body (same length, same headers)
 Body faults apply only to 2xx GET responses with a body. The Host header is
 forwarded unchanged, so SigV4 signatures made for the proxy's address verify
-at the server.
+at the server. With --tls-cert/--tls-key it serves HTTPS (to test certificate
+verification).
 
   fault_proxy.py --upstream http://127.0.0.1:7481 [--port 0] [--reset 0.2 ...]
 prints "PORT" on stdout once listening (then keeps running until killed).
@@ -187,11 +188,18 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--slow-ms", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (and its key, --tls-key)")
+    ap.add_argument("--tls-key")
     for k in KINDS:
         ap.add_argument("--" + k, type=float, default=0.0)
     a = ap.parse_args()
     STATE = State(a.upstream, {k: getattr(a, k) for k in KINDS}, a.slow_ms, a.seed)
     srv = Server(("127.0.0.1", a.port), Handler)
+    if a.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 
