@@ -147,6 +147,10 @@ bool before_exec(const Resolved& r, const char* llp) {
 
 }  // namespace
 
+bool script_argv(const Resolved& script, const char* path, char* const argv[], char* head,
+                 size_t cap, char** out, Resolved* ri, const char* llp);
+int argv_count(char* const argv[]);
+
 VOL_WRAPPER(int, execve, (const char* path, char* const argv[], char* const envp[])) {
   if (!g.active) return VOL_REAL(execve)(path, argv, envp);
   Resolved r;
@@ -155,7 +159,57 @@ VOL_WRAPPER(int, execve, (const char* path, char* const argv[], char* const envp
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
   if (!before_exec(r, bufs.llp_value)) return -1;
-  return VOL_REAL(execve)(r.path, argv, env);
+  VOL_REAL(execve)(r.path, argv, env);
+  if (errno == ENOENT && sys(SYS_faccessat, AT_FDCWD, r.path, F_OK, 0) == 0) {
+    char head[kPathMax];
+    char* nargv[argv_count(argv) + 3];
+    Resolved ri;
+    if (script_argv(r, path, argv, head, sizeof head, nargv, &ri, bufs.llp_value))
+      VOL_REAL(execve)(ri.path, nargv, env);
+    errno = ENOENT;
+  }
+  return -1;
+}
+
+// A script whose "#!" interpreter is on a mount (a venv created on a volume:
+// #!/mnt/x/venv/bin/python): the kernel cannot find the interpreter and says
+// ENOENT. Then the shim runs the interpreter itself, as the kernel would:
+// INTERP [ARG] SCRIPT ARGS…. script_argv fills `out` (room for argc + 3) and
+// `ri` (the interpreter, resolved and made ready); false if it does not apply.
+bool script_argv(const Resolved& script, const char* path, char* const argv[], char* head,
+                 size_t cap, char** out, Resolved* ri, const char* llp) {
+  long fd = sys(SYS_openat, AT_FDCWD, script.path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  long n = sys(SYS_read, fd, head, cap - 1);
+  sys(SYS_close, fd);
+  if (n < 3 || head[0] != '#' || head[1] != '!') return false;
+  head[n] = '\0';
+  char* line_end = strchr(head, '\n');
+  if (!line_end) return false;
+  *line_end = '\0';
+  char* interp = head + 2;
+  while (*interp == ' ' || *interp == '\t') interp++;
+  char* arg = interp + strcspn(interp, " \t");
+  if (*arg) {
+    *arg++ = '\0';
+    while (*arg == ' ' || *arg == '\t') arg++;
+    for (char* e = arg + strlen(arg); e > arg && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r');)
+      *--e = '\0';
+  }
+  if (!resolve(AT_FDCWD, interp, ri) || ri->mount < 0 || !before_exec(*ri, llp)) return false;
+  int k = 0;
+  out[k++] = interp;
+  if (*arg) out[k++] = arg;
+  out[k++] = const_cast<char*>(path);
+  for (int i = 1; argv[i - 1] && argv[i]; i++) out[k++] = argv[i];
+  out[k] = nullptr;
+  return true;
+}
+
+int argv_count(char* const argv[]) {
+  int n = 0;
+  while (argv && argv[n]) n++;
+  return n;
 }
 
 VOL_WRAPPER(int, execveat, (int dirfd, const char* path, char* const argv[], char* const envp[], int flags)) {
@@ -276,7 +330,15 @@ VOL_WRAPPER(int, posix_spawn,
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
   if (!before_exec(r, bufs.llp_value)) return errno;
-  return VOL_REAL(posix_spawn)(pid, r.path, fa, at, argv, env);
+  int ret = VOL_REAL(posix_spawn)(pid, r.path, fa, at, argv, env);
+  if (ret == ENOENT && sys(SYS_faccessat, AT_FDCWD, r.path, F_OK, 0) == 0) {
+    char head[kPathMax];
+    char* nargv[argv_count(argv) + 3];
+    Resolved ri;
+    if (script_argv(r, path, argv, head, sizeof head, nargv, &ri, bufs.llp_value))
+      ret = VOL_REAL(posix_spawn)(pid, ri.path, fa, at, nargv, env);
+  }
+  return ret;
 }
 VOL_WRAPPER(int, posix_spawnp,
             (pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,

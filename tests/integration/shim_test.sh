@@ -201,6 +201,22 @@ after=$(cd "$VIEW" && find . -printf '%p %s %m %T@\n' | sort)
 got=$(shim python3 -c "import os; print(os.access('$MNT/a.txt', os.W_OK), os.access('$MNT/a.txt', os.R_OK))")
 [ "$got" == "False True" ] && pass "access(W_OK) is false on a read-only mount" || fail "access(W_OK) is false on a read-only mount" "$got"
 
+# --- a script whose #! interpreter is on the mount (a venv made on a volume) --------
+S2=$T/session2 MNT2=$T/mnt/venv-volume
+mkdir -p "$S2/view/venv/bin"
+cp /bin/bash "$S2/view/venv/bin/mysh"
+printf '#!%s/venv/bin/mysh -e\necho "ran $0 $1"\n' "$MNT2" > "$S2/view/venv/bin/tool"
+chmod +x "$S2/view/venv/bin/tool"
+printf '%s\t%s\tro\n' "$MNT2" "$S2/view" > "$S2/mounts"
+got=$(VOL_SESSION=$S2 LD_PRELOAD=$SHIM bash -c "$MNT2/venv/bin/tool a; PATH=$MNT2/venv/bin:\$PATH tool b;
+  python3 -c 'import subprocess, sys; subprocess.run([sys.argv[1], \"c\"])' $MNT2/venv/bin/tool
+  python3 -c 'import os, sys; os.waitpid(os.posix_spawn(sys.argv[1], [sys.argv[1], \"d\"], os.environ), 0)' $MNT2/venv/bin/tool" 2>&1)
+want="ran $MNT2/venv/bin/tool a
+ran $MNT2/venv/bin/tool b
+ran $MNT2/venv/bin/tool c
+ran $MNT2/venv/bin/tool d"
+[ "$got" == "$want" ] && pass "#! interpreter on the mount" || fail "#! interpreter on the mount" "$got"
+
 # --- the session's environment survives a program that strips it ------------------
 got=$(shim env -u LD_PRELOAD -u VOL_SESSION -u VOL_SHIM cat "$MNT/a.txt" 2>&1)
 [ "$got" == hello ] && pass "stripped LD_PRELOAD is put back" || fail "stripped LD_PRELOAD is put back" "$got"
