@@ -38,6 +38,7 @@ struct SessionMount {
   std::string view;   // the local directory
   VolumeInfo volume;
   bool read_only = false;
+  ObjectId base_root;  // the snapshot the view mirrors (plus the session's own changes)
 };
 
 struct CommitReport {

@@ -56,6 +56,12 @@ FetchEngine::~FetchEngine() {
   }
   for (std::thread& t : threads_) t.join();
   if (event_fd_ >= 0) close(event_fd_);
+  auto close_fd = [](File& f) {
+    absl::MutexLock lock(&f.write_mu);
+    if (f.fd >= 0) close(f.fd);
+  };
+  for (auto& [slot, f] : files_) close_fd(*f);
+  for (auto& f : retired_) close_fd(*f);
 }
 
 absl::Status FetchEngine::AddFile(const ViewFile& view) {
@@ -78,6 +84,7 @@ absl::Status FetchEngine::AddFile(const ViewFile& view) {
   }
   f->state.assign(view.entry.chunks.size(), ChunkState::kAbsent);
   by_path_[view.path] = f.get();
+  if (auto old = files_.find(*slot); old != files_.end()) retired_.push_back(std::move(old->second));
   files_[*slot] = std::move(f);
   return absl::OkStatus();
 }
@@ -207,8 +214,17 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
   }
   absl::MutexLock lock(&f.write_mu);
   if (f.discarded) return absl::OkStatus();  // the program dropped this content
-  UniqueFd fd = OpenForWrite(f.view.path);
-  if (!fd.ok()) return ErrnoError(absl::StrCat("cannot write view file ", f.view.path), errno);
+  UniqueFd owned;
+  int fd_num = f.fd;
+  if (fd_num < 0) {
+    owned = OpenForWrite(f.view.path);
+    if (!owned.ok()) return ErrnoError(absl::StrCat("cannot write view file ", f.view.path), errno);
+    fd_num = owned.get();
+  }
+  struct FdRef {
+    int n;
+    int get() const { return n; }
+  } fd{fd_num};
   if (absl::Status s = PwriteFull(fd.get(), raw.data(), raw.size(), f.offsets[chunk]); !s.ok()) {
     return s;
   }
@@ -296,6 +312,16 @@ void FetchEngine::Rename(const std::string& from, const std::string& to) {
     }
     by_path_[now] = f;
   }
+}
+
+void FetchEngine::Detach(const std::string& view_path) {
+  auto it = by_path_.find(view_path);
+  if (it == by_path_.end()) return;
+  File& f = *it->second;
+  by_path_.erase(it);
+  if (f.present == f.state.size() || presence_.IsComplete(f.slot)) return;
+  absl::MutexLock lock(&f.write_mu);
+  if (f.fd < 0 && !f.discarded) f.fd = OpenForWrite(f.view.path).release();
 }
 
 void FetchEngine::MarkDirty(const std::string& view_path) {

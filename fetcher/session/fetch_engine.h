@@ -90,6 +90,10 @@ class FetchEngine {
   void Rename(const std::string& from, const std::string& to);
   // The program changed the file at `view_path` (content or metadata).
   void MarkDirty(const std::string& view_path);
+  // A reload is about to replace or remove the file at `view_path`: its
+  // record leaves the path, and its chunks still to come go to its inode
+  // (held open), for those who have it open.
+  void Detach(const std::string& view_path);
 
   // What a commit needs to know of a committed file still in the view.
   struct Record {
@@ -117,6 +121,7 @@ class FetchEngine {
     // Discard; a worker holds it while it writes a chunk.
     absl::Mutex write_mu;
     bool discarded ABSL_GUARDED_BY(write_mu) = false;
+    int fd ABSL_GUARDED_BY(write_mu) = -1;  // set by Detach: write here, not to view.path
     bool dirty = false;
     ViewFile view;
     uint32_t slot = 0;
@@ -150,6 +155,7 @@ class FetchEngine {
   int event_fd_ = -1;
   absl::flat_hash_map<uint32_t, std::unique_ptr<File>> files_;  // by slot
   absl::flat_hash_map<std::string, File*> by_path_;              // view path → file
+  std::vector<std::unique_ptr<File>> retired_;  // replaced in their slot; tasks may still name them
   uint64_t ra_inflight_ = 0;
 
   absl::Mutex mu_;

@@ -150,7 +150,7 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
       return absl::Status(s.code(), absl::StrCat("volume '", m.spec.volume, "': ", s.message()));
     }
     lines.push_back({m.spec.mount, view, o.read_only});
-    config.mounts.push_back({m.spec.mount, view, m.info, o.read_only});
+    config.mounts.push_back({m.spec.mount, view, m.info, o.read_only, m.head.root});
   }
   config.commit_every = o.no_commit ? 0 : o.commit_every;
   config.commit_at_exit = !o.no_commit && !o.read_only;

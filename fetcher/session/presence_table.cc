@@ -78,7 +78,16 @@ absl::StatusOr<uint32_t> PresenceTable::Insert(uint64_t dev, uint64_t ino, uint6
     uint64_t sino = std::atomic_ref<uint64_t>(slots[i].ino).load(std::memory_order_acquire);
     if (sino == 0) break;
     if (sino == ino && slots[i].dev == dev) {
-      return absl::AlreadyExistsError(absl::StrCat("presence: inode ", ino, " already has a slot"));
+      // The inode was freed and reused (a reload replaced its file, which
+      // nobody has open any more): the slot starts over for the new file,
+      // with fresh bitmap words; `complete` is cleared last.
+      vol_presence_file& s = slots[i];
+      s.size = size;
+      s.block_size = block_size;
+      s.bitmap_word = header_->bitmap_used;
+      header_->bitmap_used += words;
+      std::atomic_ref<uint32_t>(s.complete).store(0, std::memory_order_release);
+      return static_cast<uint32_t>(i);
     }
   }
   vol_presence_file& s = slots[i];

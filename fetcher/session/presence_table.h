@@ -37,8 +37,9 @@ class PresenceTable {
   PresenceTable& operator=(const PresenceTable&) = delete;
 
   // Adds a file of `size` bytes in blocks of `block_size`; returns its slot.
-  // ResourceExhausted when the table or the bitmap area is full;
-  // AlreadyExists when (dev, ino) has a slot.
+  // ResourceExhausted when the table or the bitmap area is full. When
+  // (dev, ino) already has a slot (a freed inode reused), that slot is reset
+  // for the new file.
   absl::StatusOr<uint32_t> Insert(uint64_t dev, uint64_t ino, uint64_t size, uint64_t block_size);
   std::optional<uint32_t> Find(uint64_t dev, uint64_t ino) const;
 

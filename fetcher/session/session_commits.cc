@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "fetcher/session/session_dir.h"
 #include "fetcher/session/session_server.h"
+#include "fetcher/session/view_reload.h"
+#include "fetcher/volume/commit_log.h"
 #include "fetcher/util/fs.h"
 
 namespace vol {
@@ -142,14 +144,9 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
         }
         job.mounts.push_back(static_cast<size_t>(m));
       }
-      bool reload = req.op == VOL_OP_RELOAD;
-      job.done = [guarded, reload](absl::StatusOr<CommitReport> r) {
+      job.reload = req.op == VOL_OP_RELOAD;
+      job.done = [guarded](absl::StatusOr<CommitReport> r) {
         vol_response resp = ResponseFor(r.status());
-        if (r.ok() && reload) {
-          resp = ResponseFor(absl::UnimplementedError(
-              "vol reload is not supported yet: the session's changes were committed, but the mount "
-              "stays at the commit it started from"));
-        }
         if (r.ok()) {
           resp.value[0] = r->files;
           resp.value[1] = r->bytes_uploaded;
@@ -193,18 +190,39 @@ void SessionCommits::StartNext() {
       for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
       snaps.push_back(std::move(s));
     }
-    if (snaps.empty()) {
+    if (snaps.empty() && !job.reload) {
       job.done(CommitReport{});
       continue;
     }
     running_ = true;
+    std::vector<std::pair<size_t, ObjectId>> bases;
+    for (size_t m : job.mounts) bases.emplace_back(m, mounts_[m].base_root);
     auto records = std::make_shared<absl::flat_hash_map<std::string, FetchEngine::Record>>(engine_.Records());
     auto shared_job = std::make_shared<Job>(std::move(job));
     absl::MutexLock lock(&mu_);
-    work_ = [this, snaps = std::move(snaps), records, shared_job] {
+    work_ = [this, snaps = std::move(snaps), records, shared_job, bases] {
       auto done = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
       auto result = std::make_shared<absl::StatusOr<CommitReport>>(Run(snaps, *records, shared_job->skip_open, done.get()));
-      engine_.Post([this, snaps, done, result, shared_job] {
+      // Reload: what each mount's view must become (read from the store here, off the loop).
+      struct Plan {
+        size_t mount;
+        ObjectId head;
+        std::vector<ReloadEdit> edits;
+      };
+      auto plans = std::make_shared<std::vector<Plan>>();
+      if (shared_job->reload && result->ok()) {
+        for (const auto& [m, base] : bases) {
+          absl::StatusOr<CommitInfo> head = ReadHead(store_, mounts_[m].volume.id);
+          absl::StatusOr<std::vector<ReloadEdit>> edits =
+              head.ok() ? PlanReload(store_, base, head->root) : absl::StatusOr<std::vector<ReloadEdit>>(head.status());
+          if (!edits.ok()) {
+            *result = edits.status();
+            break;
+          }
+          plans->push_back({m, head->root, *std::move(edits)});
+        }
+      }
+      engine_.Post([this, snaps, done, result, shared_job, plans] {
         // Clear what was published, unless it changed again meanwhile.
         absl::flat_hash_map<std::string, uint64_t> gen_at_start;
         for (const Snapshot& s : snaps) {
@@ -213,6 +231,22 @@ void SessionCommits::StartNext() {
         for (const auto& [m, p] : *done) {
           auto it = changed_[m].find(p);
           if (it != changed_[m].end() && it->second == gen_at_start[absl::StrCat(m, "\t", p)]) changed_[m].erase(it);
+        }
+        for (const auto& plan : *plans) {
+          if (!result->ok()) break;
+          const auto& changed = changed_[plan.mount];
+          auto keep = [&changed](const std::string& p) {
+            for (const auto& [c, g] : changed) {
+              if (AtOrBelow(p, c) || AtOrBelow(c, p)) return true;
+            }
+            return false;
+          };
+          absl::Status s = ApplyReload(plan.edits, mounts_[plan.mount].view, mounts_[plan.mount].mount, engine_, keep);
+          if (!s.ok()) {
+            *result = s;
+            break;
+          }
+          mounts_[plan.mount].base_root = plan.head;
         }
         running_ = false;
         shared_job->done(*result);

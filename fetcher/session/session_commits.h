@@ -56,6 +56,7 @@ class SessionCommits {
   struct Job {
     std::vector<size_t> mounts;
     bool skip_open = false;
+    bool reload = false;  // then move the mounts to their volumes' heads
     std::function<void(absl::StatusOr<CommitReport>)> done;  // loop thread
   };
   struct Snapshot {

@@ -177,4 +177,35 @@ test_tar_extract_into_a_mount() {
   diff <(listing arch) <(listing_in t /mnt/t) || fail "listing differs"
 }
 
+# Session B holds files open (one never read: its content is not fetched yet)
+# while another client commits; B reloads, sees the new files, and its open
+# files still read what they held.
+test_reload_moves_to_the_head_and_open_files_keep_their_content() {
+  "$VOL" create r >/dev/null
+  echo old > old.txt
+  head -c 9000000 /dev/urandom > big1
+  head -c 5000000 /dev/urandom > big2
+  echo new > new.txt
+  "$VOL" put r old.txt /f.txt >/dev/null
+  "$VOL" put r big1 /big >/dev/null
+  "$VOL" run -v r -- bash -c '
+    exec 3< /mnt/r/f.txt
+    exec 4< /mnt/r/big
+    echo mine > /mnt/r/mine.txt
+    A() { env -u LD_PRELOAD -u VOL_SESSION "$VOL" "$@" > /dev/null; }
+    A put --force r "$T/new.txt" /f.txt
+    A put r "$T/new.txt" /added.txt
+    A put --force r "$T/big2" /big
+    [ ! -e /mnt/r/added.txt ] || echo "saw another session before reload"
+    "$VOL" reload
+    ls /mnt/r | tr "\n" " "; echo
+    echo "fd3 $(cat <&3) path $(cat /mnt/r/f.txt)"
+    echo "fd4 $(sha256sum <&4 | cut -c1-16) path $(sha256sum < /mnt/r/big | cut -c1-16)"' > out 2>&1
+  cat out
+  assert_eq "added.txt big f.txt mine.txt " "$(sed -n 1p out)" "files after reload"
+  assert_eq "fd3 old path new" "$(sed -n 2p out)" "small file: open fd vs path"
+  assert_eq "fd4 $(sha256sum < big1 | cut -c1-16) path $(sha256sum < big2 | cut -c1-16)" "$(sed -n 3p out)" "unfetched big file: open fd vs path"
+  assert_eq mine "$("$VOL" get r /mine.txt -)" "the reload committed the session's own file"
+}
+
 run_tests "$@"
