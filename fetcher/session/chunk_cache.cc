@@ -109,6 +109,7 @@ absl::Status ChunkCache::Put(const ChunkRef& ref, absl::string_view raw) {
     return s;
   }
   added_since_evict_.fetch_add(raw.size(), std::memory_order_relaxed);
+  added_.store(true, std::memory_order_relaxed);
   MaybeEvict();
   return absl::OkStatus();
 }
@@ -118,6 +119,10 @@ void ChunkCache::MaybeEvict() {
   if (added < limit_ / 8) return;
   if (!added_since_evict_.compare_exchange_strong(added, 0)) return;  // another thread does it
   Evict(limit_ / 10 * 9).IgnoreError();
+}
+
+void ChunkCache::Settle() {
+  if (added_.load()) Evict(limit_).IgnoreError();
 }
 
 namespace {

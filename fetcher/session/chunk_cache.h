@@ -52,6 +52,9 @@ class ChunkCache {
   // Removes least recently used entries until the total is at most `target`
   // bytes. Returns the bytes left in the cache.
   absl::StatusOr<uint64_t> Evict(uint64_t target);
+  // At the end of a session: if this process added entries, evicts down to
+  // the limit (concurrent writers may have pushed the cache past it).
+  void Settle();
   // Total bytes of all entries (walks the cache).
   uint64_t Usage() const;
 
@@ -66,6 +69,7 @@ class ChunkCache {
   uint64_t limit_;
   std::atomic<uint64_t> added_since_evict_{0};
   std::atomic<uint64_t> tmp_counter_{0};
+  std::atomic<bool> added_{false};
 };
 
 }  // namespace vol

@@ -141,6 +141,7 @@ int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd) {
   commits.reset();
   FetchStats stats = engine->stats();
   engine.reset();  // joins the workers
+  if (cache) cache->Settle();
   WriteFileAtomic(absl::StrCat(config.session, "/stats"), FormatStats(stats)).IgnoreError();
   if (!served.ok()) {
     fprintf(stderr, "vol: fetcher: %s\n", std::string(served.message()).c_str());

@@ -32,13 +32,23 @@ TEST_F(PresenceTableTest, InsertFindAndBitsAsTheShimSeesThem) {
     ASSERT_TRUE(s.ok()) << s.status();
     slots.push_back(*s);
   }
-  EXPECT_FALSE(p.Insert(7, 4096, 1, 4096).ok()) << "the same (dev, ino) twice";
+  {
+    // A freed inode reused by a new file: its slot starts over.
+    p.SetPresent(slots[0], 0);
+    p.SetComplete(slots[0]);
+    auto again = p.Insert(7, 4096, 5000, 4096);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, slots[0]);
+    EXPECT_FALSE(p.IsComplete(slots[0]));
+    EXPECT_FALSE(p.IsPresent(slots[0], 0)) << "fresh bitmap words";
+    EXPECT_EQ(p.file(slots[0]).size, 5000u);
+  }
   for (uint64_t ino = 1; ino <= 100; ++ino) {
     auto f = p.Find(7, ino * 4096);
     ASSERT_TRUE(f.has_value());
     EXPECT_EQ(*f, slots[ino - 1]);
     EXPECT_EQ(p.file(*f).index, *f) << "the request index is the slot";
-    EXPECT_EQ(p.file(*f).size, ino * 1000);
+    EXPECT_EQ(p.file(*f).size, ino == 1 ? 5000 : ino * 1000);
   }
   EXPECT_FALSE(p.Find(8, 4096).has_value()) << "other device";
   EXPECT_FALSE(p.Find(7, 3).has_value());
