@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fetcher/session/open_writers.h"
+#include "fetcher/session/session_dir.h"
 #include "fetcher/session/view_builder.h"
 #include "fetcher/transfer/upload.h"
 #include "fetcher/util/fs.h"
@@ -65,9 +66,24 @@ class Planner {
       return absl::InvalidArgumentError(absl::StrCat(
           path.ToString(), " is not a file, directory or symlink and cannot be committed"));
     }
-    if (open_ != nullptr && open_->contains(FileKey{st.st_dev, st.st_ino})) return std::nullopt;
+    // Upload from a hard link taken now: a program that replaces the file
+    // (write tmp, rename over) while the commit reads it cannot mix two
+    // versions; the link pins the inode whose size and mode are recorded.
+    std::string pinned = local;
+    struct stat pst = st;
+    if (!scratch_.empty()) {
+      std::string link_path = absl::StrCat(scratch_, "/", links_++);
+      if (link(local.c_str(), link_path.c_str()) == 0 && lstat(link_path.c_str(), &pst) == 0) {
+        pinned = link_path;
+      } else {
+        pst = st;
+      }
+    }
+    if (open_ != nullptr && open_->contains(FileKey{pst.st_dev, pst.st_ino})) return std::nullopt;
+    e.mode = pst.st_mode & 07777;
+    e.mtime_ns = MtimeNs(pst);
     e.type = EntryType::kFile;
-    e.size = static_cast<uint64_t>(st.st_size);
+    e.size = static_cast<uint64_t>(pst.st_size);
     auto rec = records_.find(local);
     if (rec != records_.end() && (!rec->second.complete || !rec->second.dirty) &&
         rec->second.entry.size == e.size) {
@@ -76,7 +92,7 @@ class Planner {
       return e;
     }
     if (e.size > 0) {
-      uploads_.push_back({path, local, EntryType::kFile, e.size, e.mode, e.mtime_ns, ""});
+      uploads_.push_back({path, pinned, EntryType::kFile, e.size, e.mode, e.mtime_ns, ""});
       if (patch) patch->push_back(nullptr);  // filled after the upload
     }
     return e;
@@ -114,6 +130,8 @@ class Planner {
 
   std::vector<LocalItem> uploads_;
   std::vector<VolumePath> skipped_;
+  std::string scratch_;  // where the hard links go ("" = upload from the view directly)
+  uint64_t links_ = 0;
 
  private:
   const SessionMount& m_;
@@ -145,6 +163,14 @@ absl::StatusOr<CommitReport> CommitChanges(
   absl::flat_hash_set<FileKey> open;
   if (skip_open) open = FilesOpenForWriting();
   Planner planner(mount, records, skip_open ? &open : nullptr);
+  // Beside the view, on its file system, so that hard links work.
+  std::string scratch = absl::StrCat(mount.view, ".commit");
+  RemoveTreeForce(scratch).IgnoreError();
+  if (mkdir(scratch.c_str(), 0700) == 0) planner.scratch_ = scratch;
+  struct CleanUp {
+    std::string dir;
+    ~CleanUp() { RemoveTreeForce(dir).IgnoreError(); }
+  } cleanup{scratch};
   std::vector<Op> ops;
   absl::flat_hash_set<std::string> skipped_top;
   for (const std::string& p : top) {

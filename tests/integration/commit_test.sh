@@ -208,4 +208,44 @@ test_reload_moves_to_the_head_and_open_files_keep_their_content() {
   assert_eq mine "$("$VOL" get r /mine.txt -)" "the reload committed the session's own file"
 }
 
+# A program checkpoints every 0.2 s (write tmp, fsync, os.replace) with
+# background commits every second; the whole session is killed with SIGKILL
+# at a random moment, 20 times. The head always holds one complete checkpoint.
+test_killed_sessions_never_publish_a_partial_checkpoint() {
+  "$VOL" create c >/dev/null
+  cat > writer.py <<'PY'
+import hashlib, os, random, time
+n = 0
+while True:
+    n += 1
+    body = os.urandom(random.randint(50_000, 3_000_000)) + b"#%d" % n
+    with open("/mnt/c/ckpt.tmp", "wb") as f:
+        f.write(body + hashlib.sha256(body).digest())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace("/mnt/c/ckpt.tmp", "/mnt/c/ckpt.bin")
+    time.sleep(0.2)
+PY
+  cat > check.py <<'PY'
+import hashlib, sys
+data = sys.stdin.buffer.read()
+body, digest = data[:-32], data[-32:]
+sys.exit(0 if len(data) > 32 and hashlib.sha256(body).digest() == digest else 1)
+PY
+  local i pid seen=0
+  for i in $(seq 1 20); do
+    setsid "$VOL" run -v c --commit-every 1 -- python3 "$T/writer.py" > /dev/null 2>&1 &
+    pid=$!
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.8 + r / 32768 * 2 }')"
+    kill -9 -- -"$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if "$VOL" ls c / | grep -qx ckpt.bin; then
+      seen=$((seen + 1))
+      "$VOL" get c /ckpt.bin - | python3 check.py || fail "round $i: the head holds a broken checkpoint"
+    fi
+  done
+  echo "checkpoint published and valid after $seen of 20 kills"
+  [[ $seen -ge 10 ]] || fail "background commits published a checkpoint in only $seen of 20 rounds"
+}
+
 run_tests "$@"
