@@ -115,7 +115,6 @@ bool OnMount(const std::string& program, const std::vector<MountLine>& mounts) {
   setenv("LD_PRELOAD", preload.c_str(), 1);
   setenv(VOL_SESSION_ENV, session.path().c_str(), 1);
   setenv(VOL_SHIM_ENV, shim.c_str(), 1);
-  if (!o.read_only) setenv("VOL_SHIM_WRITES", "1", 1);
   std::vector<char*> argv;
   if (OnMount(o.argv[0], mounts)) {
     for (const char* a : {"/bin/sh", "-c", "exec \"$0\" \"$@\""}) argv.push_back(const_cast<char*>(a));
@@ -160,6 +159,11 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
   config.max_files = config.files.size() * 2 + 1024;
   config.max_words = words * 2 + 4096;
   if (absl::Status s = session.WriteMounts(lines); !s.ok()) return s;
+  // This fetcher takes VOL_OP_CHANGED and commits: the shim lets programs write to "rw" mounts.
+  if (absl::Status s = WriteFileAtomic(session.File(VOL_SESSION_FEATURES), absl::StrCat(VOL_FEATURE_WRITES, "\n"));
+      !s.ok()) {
+    return s;
+  }
 
   int ready[2], stop[2];
   if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(stop, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
