@@ -161,6 +161,37 @@ test_eight_sessions_commit_their_own_files_at_once() {
   assert_eq "5-17" "$("$VOL" get c /s5-17 -)"
 }
 
+test_eight_sessions_rewrite_one_file_and_one_writer_wins_whole() {
+  "$VOL" create s >/dev/null
+  local i
+  for i in $(seq 1 8); do
+    "$VOL" run -v s -- python3 -c "
+import sys
+with open('/mnt/s/shared', 'wb') as f:
+    for k in range(200): f.write(b'writer $i line %d\\n' % k)" &
+  done
+  wait
+  "$VOL" get s /shared - > got
+  local who
+  who=$(sed -n 's/^writer \([0-9]*\) line 0$/\1/p' got)
+  [[ -n "$who" ]] || fail "no writer's first line in: $(head -2 got)"
+  python3 -c "
+import sys
+want = b''.join(b'writer $who line %d\\n' % k for k in range(200))
+sys.exit(0 if open('got', 'rb').read() == want else 1)" || fail "the file mixes writers (or is partial)"
+}
+
+test_sqlite_database_on_a_mount() {
+  "$VOL" create q >/dev/null
+  "$VOL" run -v q -- sh -c '
+    sqlite3 /mnt/q/db.sqlite "create table t(x integer primary key, y text);"
+    for i in $(seq 1 50); do sqlite3 /mnt/q/db.sqlite "insert into t(y) values (\"row $i\")"; done
+    sqlite3 /mnt/q/db.sqlite "update t set y = y || \"!\" where x % 2 = 0; delete from t where x > 40;"'
+  assert_eq ok "$("$VOL" run -v q -- sqlite3 /mnt/q/db.sqlite 'pragma integrity_check')"
+  assert_eq "40|row 2!|row 3" "$("$VOL" run -v q -- sqlite3 /mnt/q/db.sqlite "select count(*), (select y from t where x = 2), (select y from t where x = 3) from t")"
+  ! "$VOL" ls q / | grep -q journal || fail "a journal file was committed: $("$VOL" ls q /)"
+}
+
 test_tar_extract_into_a_mount() {
   "$VOL" create t >/dev/null
   mkdir -p arch/x
