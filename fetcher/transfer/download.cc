@@ -105,53 +105,114 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
     }
   }
 
-  ThreadPool pool(ThreadPool::DefaultWorkers());
-  uint64_t written = 0;
+  // Directories and symlinks first, and every file created empty under a
+  // temporary name; then the chunks of all files are fetched at once (a
+  // directory of many small files is as parallel as one large file), each
+  // task opening its file itself so that no descriptor is held per file;
+  // then each complete file gets its mode and time and is renamed into place.
+  struct PendingFile {
+    const RemoteItem* item;
+    std::string tmp;
+  };
+  std::vector<PendingFile> files;
+  auto discard = [&files] {
+    for (const PendingFile& f : files) unlink(f.tmp.c_str());
+  };
   for (const RemoteItem& item : items) {
     const Entry& e = item.entry;
     switch (e.type) {
       case EntryType::kDir:
         if (mkdir(item.local.c_str(), 0700) != 0 && errno != EEXIST) {
+          discard();
           return ErrnoError(absl::StrCat("cannot create directory ", item.local), errno);
         }
         break;
       case EntryType::kSymlink: {
         std::string tmp = absl::StrCat(item.local, ".vol-tmp.", getpid());
         unlink(tmp.c_str());
+        absl::Status s;
         if (symlink(e.target.c_str(), tmp.c_str()) != 0) {
-          return ErrnoError(absl::StrCat("cannot create symlink ", item.local), errno);
-        }
-        if (rename(tmp.c_str(), item.local.c_str()) != 0) {
-          int err = errno;
+          s = ErrnoError(absl::StrCat("cannot create symlink ", item.local), errno);
+        } else if (rename(tmp.c_str(), item.local.c_str()) != 0) {
+          s = ErrnoError(absl::StrCat("cannot create symlink ", item.local), errno);
           unlink(tmp.c_str());
-          return ErrnoError(absl::StrCat("cannot create symlink ", item.local), err);
         }
-        if (absl::Status s = SetTimes(item.local, e.mtime_ns); !s.ok()) return s;
+        if (s.ok()) s = SetTimes(item.local, e.mtime_ns);
+        if (!s.ok()) {
+          discard();
+          return s;
+        }
         break;
       }
       case EntryType::kFile: {
         std::string tmp = absl::StrCat(item.local, ".vol-tmp.", getpid());
         UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-        if (!fd.ok()) return ErrnoError(absl::StrCat("cannot create ", item.local), errno);
-        absl::Status s;
+        if (!fd.ok()) {
+          discard();
+          return ErrnoError(absl::StrCat("cannot create ", item.local), errno);
+        }
+        files.push_back({&item, tmp});
         if (ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0) {
-          s = ErrnoError(absl::StrCat("cannot write ", item.local), errno);
+          discard();
+          return ErrnoError(absl::StrCat("cannot write ", item.local), errno);
         }
-        if (s.ok()) s = FillFile(store, pool, e, fd.get(), progress);
-        if (s.ok() && fchmod(fd.get(), e.mode) != 0) s = ErrnoError("chmod", errno);
-        fd.reset();
-        if (s.ok()) s = SetTimes(tmp, e.mtime_ns);
-        if (s.ok() && rename(tmp.c_str(), item.local.c_str()) != 0) {
-          s = ErrnoError(absl::StrCat("cannot write ", item.local), errno);
-        }
-        if (!s.ok()) {
-          unlink(tmp.c_str());
-          return s;
-        }
-        written += e.size;
         break;
       }
     }
+  }
+
+  absl::Mutex mu;
+  absl::Status first;
+  {
+    ThreadPool pool(ThreadPool::DefaultWorkers());
+    std::atomic<bool> failed{false};
+    for (const PendingFile& f : files) {
+      uint64_t offset = 0;
+      for (const ChunkRef& ref : f.item->entry.chunks) {
+        pool.Submit([&, ref, offset, path = &f.tmp, local = &f.item->local] {
+          if (failed.load(std::memory_order_relaxed)) return;
+          absl::StatusOr<std::string> data = FetchChunk(store, ref);
+          absl::Status s = data.status();
+          if (s.ok()) {
+            UniqueFd fd(open(path->c_str(), O_WRONLY | O_CLOEXEC));
+            s = fd.ok() ? PwriteFull(fd.get(), data->data(), data->size(), offset)
+                        : ErrnoError(absl::StrCat("cannot write ", *local), errno);
+          }
+          if (!s.ok()) {
+            absl::MutexLock lock(&mu);
+            if (first.ok()) first = s;
+            failed.store(true, std::memory_order_relaxed);
+            return;
+          }
+          if (progress) progress->Add(data->size());
+        });
+        offset += ref.size;
+      }
+    }
+    pool.Wait();
+  }
+  if (!first.ok()) {
+    discard();
+    return first;
+  }
+
+  uint64_t written = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const PendingFile& f = files[i];
+    const Entry& e = f.item->entry;
+    absl::Status s;
+    if (chmod(f.tmp.c_str(), e.mode) != 0) {
+      s = ErrnoError(absl::StrCat("cannot set the mode of ", f.item->local), errno);
+    }
+    if (s.ok()) s = SetTimes(f.tmp, e.mtime_ns);
+    if (s.ok() && rename(f.tmp.c_str(), f.item->local.c_str()) != 0) {
+      s = ErrnoError(absl::StrCat("cannot write ", f.item->local), errno);
+    }
+    if (!s.ok()) {
+      for (size_t j = i; j < files.size(); ++j) unlink(files[j].tmp.c_str());
+      return s;
+    }
+    written += e.size;
   }
   // Directory modes and times last: writing into a directory changes its
   // mtime, and a read-only mode would stop the writes.
