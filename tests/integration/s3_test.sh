@@ -10,7 +10,8 @@
 #     retries, and what was committed is intact;
 #   - the gateway restarted while a get or a mounted read waits: they ride the
 #     outage out;
-#   - four writers with separate cache directories lose no update.
+#   - four writers with separate cache directories lose no update, and a
+#     concurrent reader only ever sees whole commits.
 source "$(dirname "$0")/lib.sh"
 
 RGW=$ROOT/tests/s3/rgw
@@ -229,8 +230,32 @@ test_four_writers_separate_caches_lose_nothing() {
     ) &
     pids+=($!)
   done
+  # Meanwhile a reader takes whole snapshots: each must be a state some
+  # commit made, so per writer the files present are f1..fk (a writer commits
+  # them in order), each with the writer's bytes.
+  (
+    export VOL_CACHE_DIR=$T/cache-reader
+    local n=0 alive=1 k
+    while [[ $alive = 1 ]]; do
+      alive=0
+      for w in "${pids[@]}"; do kill -0 "$w" 2>/dev/null && alive=1; done
+      n=$((n + 1))
+      $VOL get v / "$T/snap$n" >/dev/null 2>&1 || continue  # an empty volume has nothing yet
+      for w in 1 2 3 4; do
+        k=$(ls "$T/snap$n/w$w" 2>/dev/null | wc -l)
+        for i in $(seq 1 "$k"); do
+          cmp -s "$T/snap$n/w$w/f$i" "$T/w$w-$i" || { echo "snapshot $n: w$w has $k files but f$i is missing or wrong"; exit 1; }
+        done
+      done
+      rm -rf "$T/snap$n"
+    done
+    echo "$n snapshots checked" >"$T/reader.out"
+  ) &
+  local reader=$!
   for w in "${pids[@]}"; do wait "$w" || failed=1; done
   [[ $failed -eq 0 ]] || fail "a writer failed"
+  wait "$reader" || fail "the reader saw an inconsistent snapshot"
+  echo "reader: $(cat "$T/reader.out")"
   VOL_CACHE_DIR=$T/cache-check $VOL get v / "$T/all" >/dev/null
   for w in 1 2 3 4; do
     for i in 1 2 3 4 5; do
