@@ -105,6 +105,7 @@ test_background_commit_leaves_out_a_file_open_for_writing() {
 }
 
 test_failed_final_commit_keeps_changes_and_publishes_later() {
+  file_store_dir >/dev/null  # takes the store away by renaming its directory
   make_src
   local rc=0 err
   err=$("$VOL" run -v v --commit-every 0 -- bash -c "
