@@ -67,14 +67,21 @@ class HttpClient {
   HttpResult Perform(const HttpRequest& request, absl::Duration timeout);
 
  private:
-  CURL* Borrow();
-  void Return(CURL* handle);
+  // An easy handle and the socket of its live connection (-1: none), known
+  // from curl's socket callbacks since curl does not report it mid-transfer.
+  struct Handle {
+    CURL* curl = nullptr;
+    curl_socket_t fd = CURL_SOCKET_BAD;
+  };
+  Handle* Borrow();
+  void Return(Handle* handle);
+  static void Destroy(Handle* handle);
 
   const HttpClientOptions options_;
   CURLSH* share_ = nullptr;
   std::mutex share_locks_[8];
   absl::Mutex mu_;
-  std::vector<CURL*> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<Handle*> idle_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vol
