@@ -299,7 +299,9 @@ static bool fd_may_write(int fd) {
   VOL_WRAPPER(RET, NAME, PARAMS) {                                        \
     if (!fd_may_write(fd)) return -1;                                     \
     RET ret = VOL_REAL(NAME) ARGS;                                        \
-    if (ret == 0 && (unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1) \
+    /* A write fd's file is reported when it is closed; others now. */    \
+    if (ret == 0 && (unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1 && \
+        !(g_fds[fd].flags & kFdWrite))                                    \
       notify_fd(fd, VOL_CHANGED_PATH);                                    \
     return ret;                                                           \
   }
