@@ -140,6 +140,22 @@ test_delete_needs_yes_off_a_terminal() {
   assert_fails_with "volume 'nope' not found" $VOL delete --yes nope
 }
 
+test_delete_asks_on_a_terminal() {
+  command -v script >/dev/null || skip "script(1) is not installed"
+  echo data >f
+  $VOL create v >/dev/null
+  $VOL put v f /f
+  # script(1) gives vol a terminal; the answer comes through it.
+  local rc=0
+  echo n | script -qec "$VOL delete v" /dev/null >out || rc=$?
+  assert_match "Delete volume 'v' in environment 'main' and everything in it\? \[y/N\] Not deleted" "$(tr -d '\r' <out)"
+  [[ $rc -ne 0 ]] || fail "declining the delete exited 0"
+  assert_eq data "$($VOL get v /f -)"
+  echo y | script -qec "$VOL delete v" /dev/null >out
+  assert_match "Deleted volume 'v' from environment 'main'" "$(tr -d '\r' <out)"
+  assert_fails_with "volume 'v' not found" $VOL ls v
+}
+
 test_history_one_commit_per_mutation() {
   $VOL create v >/dev/null
   head -c 1000 /dev/urandom >a
