@@ -30,7 +30,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // A usage error is one line on stderr like every other error: what was
+    // wrong, and where the usage is (CLI11 alone prints two lines, and calls
+    // an unknown command "A subcommand is required").
+    std::string where = "vol";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::string what = e.what();
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      what = std::string("unknown command '") + argv[1] + "'";
+    }
+    fprintf(stderr, "vol: error: %s (see: %s --help)\n", what.c_str(), where.c_str());
+    return 2;
   }
   absl::StatusOr<int> rc = selected();
   if (!rc.ok()) {
