@@ -56,6 +56,19 @@ test_invalid_names() {
   assert_intact
 }
 
+test_usage_errors_are_one_line() {
+  setup_volume
+  assert_fails_with "^vol: error: PATHS is required \(see: vol put --help\)$" $VOL put v
+  assert_fails_with "^vol: error: unknown command 'nosuch' \(see: vol --help\)$" $VOL nosuch
+  assert_fails_with "not expected: --bogus \(see: vol ls --help\)$" $VOL ls v --bogus
+  assert_fails_with "see: vol --help" $VOL
+  local rc=0
+  $VOL put v >/dev/null 2>&1 || rc=$?
+  assert_eq 2 "$rc" "exit status of a usage error"
+  assert_match "^Upload files or directories" "$($VOL put --help)"
+  assert_intact
+}
+
 test_missing_volume() {
   setup_volume
   assert_fails_with "volume 'nope' not found in environment 'main' \(create it with: vol create nope\)" \
