@@ -83,10 +83,6 @@ int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd) {
   signal(SIGQUIT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
 
-  if (absl::Status s = ProbeIoUring(); !s.ok()) {
-    Tell(ready_fd, std::string(s.message()));
-    return 1;
-  }
   absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(config.store_url);
   if (!store.ok()) {
     Tell(ready_fd, std::string(store.status().message()));

@@ -1,6 +1,7 @@
 #include "fetcher/session/session_server.h"
 
 #include <liburing.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "fetcher/util/fs.h"
 
 namespace vol {
@@ -57,8 +59,8 @@ class Loop {
   }
 
   absl::Status Run() {
-    int rc = io_uring_queue_init(256, &ring_, 0);
-    if (rc < 0) return ErrnoError("cannot set up io_uring for the fetcher", -rc);
+    int rc = getenv("VOL_NO_IO_URING") ? -ENOSYS : io_uring_queue_init(256, &ring_, 0);
+    if (rc < 0) return RunWithPoll();  // io_uring refused (seccomp in containers, old kernels)
     ring_ok_ = true;
     ArmAccept();
     ArmEvent();
@@ -82,6 +84,66 @@ class Loop {
   // Connection ops: (conn id << 2) | kind bit, kind 0 = recv, 1 = send.
   static uint64_t ConnTag(uint64_t id, bool send) { return (id << 2) | (send ? 1 : 0) | 0x100000000000000ULL; }
 
+  // The fallback when io_uring is not allowed: the same operations, each
+  // waiting in `pending_` until poll() says its fd is ready, then done with
+  // the plain system call and handed to Handle as if it were a completion.
+  enum class PollOp : uint8_t { kAccept, kRead, kRecv, kSend };
+  struct Pending {
+    uint64_t tag;
+    int fd;
+    PollOp op;
+    void* buf;
+    size_t len;
+  };
+
+  absl::Status RunWithPoll() {
+    use_poll_ = true;
+    ArmAccept();
+    ArmEvent();
+    ArmStop();
+    absl::Time next_tick = absl::InfiniteFuture();
+    if (tick_seconds_ > 0 && tick_) next_tick = absl::Now() + absl::Seconds(tick_seconds_);
+    std::vector<struct pollfd> fds;
+    while (!stop_) {
+      fds.clear();
+      for (const Pending& p : pending_) {
+        fds.push_back({p.fd, static_cast<short>(p.op == PollOp::kSend ? POLLOUT : POLLIN), 0});
+      }
+      int timeout = -1;
+      if (next_tick != absl::InfiniteFuture()) {
+        timeout = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next_tick - absl::Now())));
+      }
+      int n = poll(fds.data(), fds.size(), timeout);
+      if (n < 0 && errno != EINTR) return ErrnoError("poll", errno);
+      if (next_tick != absl::InfiniteFuture() && absl::Now() >= next_tick) {
+        tick_();
+        next_tick = absl::Now() + absl::Seconds(tick_seconds_);
+      }
+      if (n <= 0) continue;
+      std::vector<Pending> ready;
+      std::vector<Pending> waiting;
+      for (size_t i = 0; i < pending_.size(); ++i) {
+        (fds[i].revents != 0 ? ready : waiting).push_back(pending_[i]);
+      }
+      pending_ = std::move(waiting);
+      for (const Pending& p : ready) {
+        long res;
+        switch (p.op) {
+          case PollOp::kAccept: res = accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC); break;
+          case PollOp::kRead: res = read(p.fd, p.buf, p.len); break;
+          case PollOp::kRecv: res = recv(p.fd, p.buf, p.len, MSG_DONTWAIT); break;
+          case PollOp::kSend: res = send(p.fd, p.buf, p.len, MSG_DONTWAIT | MSG_NOSIGNAL); break;
+        }
+        if (res < 0 && (errno == EAGAIN || errno == EINTR)) {
+          pending_.push_back(p);
+          continue;
+        }
+        Handle(p.tag, res < 0 ? -errno : static_cast<int>(res));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   struct io_uring_sqe* Sqe() {
     struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) {
@@ -92,21 +154,27 @@ class Loop {
   }
 
   void ArmAccept() {
+    if (use_poll_) return pending_.push_back({kTagAccept, listen_fd_, PollOp::kAccept, nullptr, 0});
     struct io_uring_sqe* sqe = Sqe();
     io_uring_prep_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, kTagAccept);
   }
   void ArmEvent() {
+    if (use_poll_) {
+      return pending_.push_back({kTagEvent, engine_.event_fd(), PollOp::kRead, &event_buf_, sizeof event_buf_});
+    }
     struct io_uring_sqe* sqe = Sqe();
     io_uring_prep_read(sqe, engine_.event_fd(), &event_buf_, sizeof event_buf_, 0);
     io_uring_sqe_set_data64(sqe, kTagEvent);
   }
   void ArmStop() {
+    if (use_poll_) return pending_.push_back({kTagStop, stop_fd_, PollOp::kRead, stop_buf_, sizeof stop_buf_});
     struct io_uring_sqe* sqe = Sqe();
     io_uring_prep_read(sqe, stop_fd_, stop_buf_, sizeof stop_buf_, 0);
     io_uring_sqe_set_data64(sqe, kTagStop);
   }
   void ArmTick() {
+    if (use_poll_) return;  // RunWithPoll keeps its own deadline
     tick_ts_.tv_sec = tick_seconds_;
     tick_ts_.tv_nsec = 0;
     struct io_uring_sqe* sqe = Sqe();
@@ -115,12 +183,14 @@ class Loop {
   }
   void ArmRecv(Conn& c) {
     memset(&c.req, 0, sizeof c.req);
+    if (use_poll_) return pending_.push_back({ConnTag(c.id, false), c.fd, PollOp::kRecv, &c.req, sizeof c.req});
     struct io_uring_sqe* sqe = Sqe();
     io_uring_prep_recv(sqe, c.fd, &c.req, sizeof c.req, 0);
     io_uring_sqe_set_data64(sqe, ConnTag(c.id, false));
   }
   void ArmSend(Conn& c) {
     size_t len = offsetof(vol_response, message) + strnlen(c.resp.message, sizeof c.resp.message - 1) + 1;
+    if (use_poll_) return pending_.push_back({ConnTag(c.id, true), c.fd, PollOp::kSend, &c.resp, len});
     struct io_uring_sqe* sqe = Sqe();
     io_uring_prep_send(sqe, c.fd, &c.resp, len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, ConnTag(c.id, true));
@@ -221,6 +291,8 @@ class Loop {
   struct __kernel_timespec tick_ts_ {};
   struct io_uring ring_;
   bool ring_ok_ = false;
+  bool use_poll_ = false;
+  std::vector<Pending> pending_;
   bool stop_ = false;
   uint64_t event_buf_ = 0;
   char stop_buf_[64];
@@ -229,16 +301,6 @@ class Loop {
 };
 
 }  // namespace
-
-absl::Status ProbeIoUring() {
-  struct io_uring ring;
-  int rc = io_uring_queue_init(8, &ring, 0);
-  if (rc < 0) {
-    return ErrnoError("the fetcher needs io_uring, which this system refuses (is a seccomp profile blocking it?)", -rc);
-  }
-  io_uring_queue_exit(&ring);
-  return absl::OkStatus();
-}
 
 absl::Status ServeSession(int listen_fd, int stop_fd, FetchEngine& engine,
                           const OtherRequestHandler& other, int tick_seconds,

@@ -11,6 +11,10 @@
 //     so no completion ever names a freed connection.
 //   - Every request gets exactly one response, unless its peer is gone.
 //   - Only the loop thread touches connections and the engine's state.
+//   - Where io_uring is refused (a container's seccomp profile, an old
+//     kernel; or VOL_NO_IO_URING=1), the same loop runs on poll(2): each
+//     operation waits until its fd is ready and is then done with the plain
+//     system call. Behaviour is the same; only the mechanism differs.
 #ifndef VOL_FETCHER_SESSION_SESSION_SERVER_H_
 #define VOL_FETCHER_SESSION_SESSION_SERVER_H_
 
@@ -33,9 +37,6 @@ using OtherRequestHandler =
 absl::Status ServeSession(int listen_fd, int stop_fd, FetchEngine& engine,
                           const OtherRequestHandler& other, int tick_seconds = 0,
                           const std::function<void()>& tick = nullptr);
-
-// Fails when this kernel (or a seccomp filter) does not allow io_uring.
-absl::Status ProbeIoUring();
 
 // The response for a status: 0, or an errno (EIO for store and data errors,
 // ENOSPC, EINVAL) with the status message.

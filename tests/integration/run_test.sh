@@ -204,4 +204,21 @@ test_shell_runs_an_interactive_shell_with_the_mounts() {
   assert_match "volume 't' .* is at /mnt/t" "$(cat err)"
 }
 
+# Where io_uring is refused (Docker's default seccomp profile), the fetcher's
+# loop runs on poll(2): reads, a warm second session and commits still work.
+test_without_io_uring_the_poll_loop_serves_the_same() {
+  "$VOL" create t >/dev/null
+  head -c $((20 * MiB)) /dev/urandom > big
+  "$VOL" put t big /big >/dev/null
+  local want
+  want=$(sha256sum < big | cut -d' ' -f1)
+  export VOL_NO_IO_URING=1
+  assert_eq "$want" "$(VOL_STATS=$T/s1 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "cold read"
+  assert_eq "$want" "$(VOL_STATS=$T/s2 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "warm read"
+  assert_eq 0 "$(stat_of s2 store_bytes)" "warm session fetched from the store"
+  "$VOL" run -v t --commit-every 1 -- sh -c 'echo hi > /mnt/t/new; sleep 1.5; "$0" ls t / > "$1"' "$VOL" "$T/mid" 
+  grep -qx new mid || fail "no background commit through the poll loop"
+  assert_eq hi "$("$VOL" get t /new -)"
+}
+
 run_tests "$@"
