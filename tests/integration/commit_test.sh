@@ -77,6 +77,26 @@ test_vol_commit_inside_the_session_publishes_now() {
   assert_match "^3 " "$("$VOL" history v | sed -n 2p)" "two explicit commits, nothing left for the end"
 }
 
+# The other ways to commit from inside: the C API through ctypes, and sync.
+test_vol_commit_api_and_sync_publish_now() {
+  "$VOL" create a >/dev/null
+  "$VOL" run -v a --commit-every 0 -- bash -c '
+    A() { env -u LD_PRELOAD -u VOL_SESSION "$VOL" "$@"; }
+    echo one > /mnt/a/one
+    python3 -c "import ctypes; assert ctypes.CDLL(None).vol_commit(b\"/mnt/a\") == 0"
+    echo "after api: $(A ls a / | tr "\n" " ")"
+    echo two > /mnt/a/two
+    sync
+    echo "after sync: $(A ls a / | tr "\n" " ")"
+    echo three > /mnt/a/three
+    python3 -c "import ctypes; assert ctypes.CDLL(None).vol_reload(None) == 0"
+    echo "after reload: $(A ls a / | tr "\n" " ")"' > out 2>&1
+  cat out
+  assert_eq "after api: one " "$(sed -n 1p out)"
+  assert_eq "after sync: one two " "$(sed -n 2p out)"
+  assert_eq "after reload: one three two " "$(sed -n 3p out)"
+}
+
 test_no_commit_and_read_only() {
   make_src
   "$VOL" run -v v --no-commit -- bash -c 'echo x > /mnt/v/x; rm /mnt/v/big.bin'
