@@ -8,6 +8,8 @@ Sits between vol and an S3 server and, per request, at configurable rates:
   truncate  sends a GET body's headers (full Content-Length) but only part of
             the body, then resets the connection
   alter     flips one byte of a GET body (same length, same headers)
+  drop      forwards the request, then resets the connection instead of
+            answering: the server acted, the client cannot know
 Body faults apply only to 2xx GET responses with a body. The Host header is
 forwarded unchanged, so SigV4 signatures made for the proxy's address verify
 at the server. With --tls-cert/--tls-key it serves HTTPS (to test certificate
@@ -32,7 +34,7 @@ import threading
 import time
 import urllib.parse
 
-KINDS = ("reset", "err503", "slow", "truncate", "alter")
+KINDS = ("reset", "err503", "slow", "truncate", "alter", "drop")
 
 
 class State:
@@ -145,6 +147,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     # The server is gone: the client sees a reset, as it would.
                     return self.reset_connection()
 
+        if STATE.roll("drop"):
+            return self.reset_connection()
         is_body = self.command == "GET" and 200 <= resp.status < 300 and len(data) > 0
         truncate = is_body and STATE.roll("truncate")
         if is_body and not truncate and STATE.roll("alter"):
