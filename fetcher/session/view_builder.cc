@@ -33,30 +33,70 @@ struct PendingDir {
   int64_t mtime_ns;
 };
 
-absl::Status MakeFile(const std::string& path, const Entry& e, std::vector<ViewFile>& files) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd.ok()) return ErrnoError(absl::StrCat("cannot create view file ", path), errno);
-  if (e.size > 0 && ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0) {
-    return ErrnoError(absl::StrCat("cannot size view file ", path), errno);
+// What populating one directory produced.
+struct DirResult {
+  absl::Status status;
+  std::vector<PendingDir> subdirs;
+  std::vector<ViewFile> files;
+  ViewStats stats;
+};
+
+// Reads one directory's tree and creates its entries, relative to a
+// directory fd (short path walks). Files are created with their final mode
+// (the caller has cleared the umask), sized, and dated.
+void Populate(ObjectStore& store, const PendingDir& dir, const std::string& mount,
+              const std::string& view, DirResult& out) {
+  absl::StatusOr<Tree> tree = ReadTree(store, dir.tree);
+  if (!tree.ok()) {
+    out.status = tree.status();
+    return;
   }
-  if (fchmod(fd.get(), e.mode & 07777) != 0) {
-    return ErrnoError(absl::StrCat("cannot set the mode of ", path), errno);
+  UniqueFd dfd(open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd.ok()) {
+    out.status = ErrnoError(absl::StrCat("cannot open view directory ", dir.path), errno);
+    return;
   }
-  struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
-  if (futimens(fd.get(), times) != 0) {
-    return ErrnoError(absl::StrCat("cannot set the time of ", path), errno);
+  for (const Entry& e : tree->entries) {
+    const char* name = e.name.c_str();
+    auto fail = [&](const char* what) {
+      out.status = ErrnoError(absl::StrCat("cannot create view ", what, " ", dir.path, "/", e.name), errno);
+    };
+    switch (e.type) {
+      case EntryType::kDir:
+        if (mkdirat(dfd.get(), name, 0700) != 0) return fail("directory");
+        out.subdirs.push_back({absl::StrCat(dir.path, "/", e.name), e.tree, e.mode & 07777, e.mtime_ns});
+        ++out.stats.dirs;
+        break;
+      case EntryType::kSymlink: {
+        std::string target = RewriteSymlinkTarget(e.target, mount, view);
+        if (symlinkat(target.c_str(), dfd.get(), name) != 0) return fail("symlink");
+        struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
+        if (utimensat(dfd.get(), name, times, AT_SYMLINK_NOFOLLOW) != 0) return fail("symlink");
+        ++out.stats.symlinks;
+        break;
+      }
+      case EntryType::kFile: {
+        UniqueFd fd(openat(dfd.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 07777));
+        if (!fd.ok()) return fail("file");
+        if (e.size > 0 && ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0) return fail("file");
+        struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
+        if (futimens(fd.get(), times) != 0) return fail("file");
+        ++out.stats.files;
+        out.stats.bytes += e.size;
+        if (e.size == 0) break;
+        struct stat st;
+        if (fstat(fd.get(), &st) != 0) return fail("file");
+        ViewFile f;
+        f.path = absl::StrCat(dir.path, "/", e.name);
+        f.entry = e;
+        f.entry.name.clear();
+        f.dev = st.st_dev;
+        f.ino = st.st_ino;
+        out.files.push_back(std::move(f));
+        break;
+      }
+    }
   }
-  if (e.size == 0) return absl::OkStatus();
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) return ErrnoError(absl::StrCat("stat ", path), errno);
-  ViewFile f;
-  f.path = path;
-  f.entry = e;
-  f.entry.name.clear();
-  f.dev = st.st_dev;
-  f.ino = st.st_ino;
-  files.push_back(std::move(f));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -80,46 +120,30 @@ absl::Status BuildView(ObjectStore& store, const ObjectId& root, int64_t root_mt
   std::vector<PendingDir> done;  // parents before children
   std::vector<PendingDir> level = {{view, root, 0755, root_mtime_ns}};
   ThreadPool pool(std::min(ThreadPool::DefaultWorkers(), 16));
-  while (!level.empty()) {
-    std::vector<absl::StatusOr<Tree>> trees(level.size(), absl::UnknownError("not read"));
+  // Modes are given at creation; the umask must not take bits away.
+  mode_t old_umask = umask(0);
+  absl::Status status;
+  while (!level.empty() && status.ok()) {
+    std::vector<DirResult> results(level.size());
     for (size_t i = 0; i < level.size(); ++i) {
-      pool.Submit([&, i] { trees[i] = ReadTree(store, level[i].tree); });
+      pool.Submit([&, i] { Populate(store, level[i], mount, view, results[i]); });
     }
     pool.Wait();
     std::vector<PendingDir> next;
-    for (size_t i = 0; i < level.size(); ++i) {
-      if (!trees[i].ok()) return trees[i].status();
-      const std::string& dir = level[i].path;
-      for (const Entry& e : trees[i]->entries) {
-        std::string path = absl::StrCat(dir, "/", e.name);
-        switch (e.type) {
-          case EntryType::kDir:
-            if (mkdir(path.c_str(), 0700) != 0) {
-              return ErrnoError(absl::StrCat("cannot create view directory ", path), errno);
-            }
-            next.push_back({path, e.tree, e.mode & 07777, e.mtime_ns});
-            ++stats.dirs;
-            break;
-          case EntryType::kSymlink: {
-            std::string target = RewriteSymlinkTarget(e.target, mount, view);
-            if (symlink(target.c_str(), path.c_str()) != 0) {
-              return ErrnoError(absl::StrCat("cannot create view symlink ", path), errno);
-            }
-            if (absl::Status s = SetTimes(AT_FDCWD, path.c_str(), e.mtime_ns); !s.ok()) return s;
-            ++stats.symlinks;
-            break;
-          }
-          case EntryType::kFile:
-            if (absl::Status s = MakeFile(path, e, files); !s.ok()) return s;
-            ++stats.files;
-            stats.bytes += e.size;
-            break;
-        }
-      }
+    for (DirResult& r : results) {
+      if (!r.status.ok() && status.ok()) status = r.status;
+      for (ViewFile& f : r.files) files.push_back(std::move(f));
+      for (PendingDir& d : r.subdirs) next.push_back(std::move(d));
+      stats.dirs += r.stats.dirs;
+      stats.files += r.stats.files;
+      stats.symlinks += r.stats.symlinks;
+      stats.bytes += r.stats.bytes;
     }
     for (PendingDir& d : level) done.push_back(std::move(d));
     level = std::move(next);
   }
+  umask(old_umask);
+  if (!status.ok()) return status;
   for (auto it = done.rbegin(); it != done.rend(); ++it) {
     if (chmod(it->path.c_str(), it->mode) != 0) {
       return ErrnoError(absl::StrCat("cannot set the mode of ", it->path), errno);
