@@ -33,6 +33,12 @@ absl::StatusOr<MutationResult> CommitMutation(ObjectStore& store, const VolumeIn
     }
     absl::StatusOr<ObjectId> root = editor.Flush();
     if (!root.ok()) return root.status();
+    if (*root == head->root) {
+      // Edited back to the same snapshot (cp of a path onto itself, put of
+      // what is already there): a commit would record a change that is not.
+      result.commit = *head;
+      return result;
+    }
     CommitInfo next;
     next.seq = head->seq + 1;
     next.parent = head->seq;

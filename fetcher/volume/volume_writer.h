@@ -30,7 +30,7 @@ struct ChangeStats {
 using Mutation = std::function<absl::Status(TreeEditor& tree, ChangeStats& stats)>;
 
 struct MutationResult {
-  bool committed = false;  // false: the mutation changed nothing, no commit was made
+  bool committed = false;  // false: the snapshot is unchanged, no commit was made
   CommitInfo commit;       // the new head (or the unchanged head)
   uint64_t trees_written = 0;
   int attempts = 0;
