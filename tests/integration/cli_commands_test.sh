@@ -178,6 +178,12 @@ test_history_one_commit_per_mutation() {
   assert_eq "$(hostname)" "$(json 'd[0]["host"]' <<<"$h")"
   # The table shows the same commits.
   assert_eq 5 "$($VOL history v | wc -l)"
+  # A command that changes nothing makes no commit: cp onto itself, a put
+  # of what is already there.
+  $VOL cp v /a /a
+  $VOL cp v /a /
+  $VOL put --force v a /a
+  assert_eq 4 "$($VOL history v --json | json 'len(d)')"
   # A failed mutation (overwrite without --force) makes no commit.
   $VOL put v a /a 2>/dev/null && fail "overwrite without --force succeeded"
   assert_eq 4 "$($VOL history v --json | json 'len(d)')"

@@ -78,6 +78,12 @@ TEST(CommitMutation, OneCommitPerChangeAndNoneForNoChange) {
   EXPECT_FALSE(r->committed);
   EXPECT_EQ(ReadHead(*store, v.id)->seq, 1u);
 
+  // Edits that leave the snapshot as it was make no commit either.
+  r = CommitMutation(*store, v, "same again", PutFile("/d/a", 10));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->committed);
+  EXPECT_EQ(ReadHead(*store, v.id)->seq, 1u);
+
   r = CommitMutation(*store, v, "refused", [](TreeEditor& t, ChangeStats&) {
     t.Put(P("/x"), File(1)).IgnoreError();
     return absl::AlreadyExistsError("no");
