@@ -329,9 +329,21 @@ void FetchEngine::MarkDirty(const std::string& view_path) {
   if (it != by_path_.end()) it->second->dirty = true;
 }
 
-absl::flat_hash_map<std::string, FetchEngine::Record> FetchEngine::Records() const {
+absl::flat_hash_map<std::string, FetchEngine::Record> FetchEngine::Records(
+    const std::vector<std::string>* roots) const {
   absl::flat_hash_map<std::string, Record> out;
+  auto wanted = [roots](const std::string& path) {
+    if (roots == nullptr) return true;
+    for (const std::string& r : *roots) {
+      if (path.size() >= r.size() && path.compare(0, r.size(), r) == 0 &&
+          (path.size() == r.size() || path[r.size()] == '/')) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (const auto& [path, f] : by_path_) {
+    if (!wanted(path)) continue;
     Record r;
     r.entry = f->view.entry;
     r.complete = f->present == f->state.size() || presence_.IsComplete(f->slot);

@@ -101,7 +101,9 @@ class FetchEngine {
     bool complete = false;  // every chunk present (or discarded)
     bool dirty = false;     // the program changed it since
   };
-  absl::flat_hash_map<std::string, Record> Records() const;
+  // Records keyed by view path; with `roots`, only those at or below one of
+  // them (a commit needs the files under its changed paths, not all).
+  absl::flat_hash_map<std::string, Record> Records(const std::vector<std::string>* roots = nullptr) const;
 
   // Runs `fn` on the owner thread, from OnCompletions (any thread may post).
   void Post(std::function<void()> fn);

@@ -161,6 +161,20 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
   }
 }
 
+std::vector<std::string> SessionCommits::ViewRoots(const std::vector<Snapshot>& snaps) const {
+  std::vector<std::string> roots;
+  for (const Snapshot& s : snaps) {
+    for (const auto& [p, g] : s.changed) {
+      roots.push_back(p.empty() ? mounts_[s.mount].view : absl::StrCat(mounts_[s.mount].view, "/", p));
+    }
+  }
+  if (roots.size() > 256) {  // many changes: filtering would cost more than it saves
+    roots.clear();
+    for (const Snapshot& s : snaps) roots.push_back(mounts_[s.mount].view);
+  }
+  return roots;
+}
+
 void SessionCommits::Tick() {
   if (running_ || !jobs_.empty() || !HasChanges()) return;
   Job job;
@@ -197,7 +211,8 @@ void SessionCommits::StartNext() {
     running_ = true;
     std::vector<std::pair<size_t, ObjectId>> bases;
     for (size_t m : job.mounts) bases.emplace_back(m, mounts_[m].base_root);
-    auto records = std::make_shared<absl::flat_hash_map<std::string, FetchEngine::Record>>(engine_.Records());
+    std::vector<std::string> roots = ViewRoots(snaps);
+    auto records = std::make_shared<absl::flat_hash_map<std::string, FetchEngine::Record>>(engine_.Records(&roots));
     auto shared_job = std::make_shared<Job>(std::move(job));
     absl::MutexLock lock(&mu_);
     work_ = [this, snaps = std::move(snaps), records, shared_job, bases] {
@@ -295,7 +310,8 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
     snaps.push_back(std::move(s));
   }
   if (snaps.empty()) return CommitReport{};
-  absl::flat_hash_map<std::string, FetchEngine::Record> records = engine_.Records();
+  std::vector<std::string> roots = ViewRoots(snaps);
+  absl::flat_hash_map<std::string, FetchEngine::Record> records = engine_.Records(&roots);
   std::vector<std::pair<size_t, std::string>> done;
   absl::StatusOr<CommitReport> r = Run(snaps, records, /*skip_open=*/false, &done);
   if (r.ok()) return r;

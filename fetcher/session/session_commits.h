@@ -72,6 +72,8 @@ class SessionCommits {
                                    const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
                                    bool skip_open, std::vector<std::pair<size_t, std::string>>* done);
   void Worker();
+  // The view paths of the changed paths (the records a commit may need).
+  std::vector<std::string> ViewRoots(const std::vector<Snapshot>& snaps) const;
 
   ObjectStore& store_;
   FetchEngine& engine_;
