@@ -66,6 +66,9 @@ test_mistakes_are_one_line_before_the_program_starts() {
   assert_fails_with "inside mount /a" "$VOL" run -v u:/a/b -v t:/a -- sh -c "$ran"
   assert_fails_with "cannot be mounted at /" "$VOL" run -v t:/ -- sh -c "$ran"
   assert_fails_with "no program" "$VOL" run -v t
+  # A vol with no libvolshim.so beside it or in ../lib.
+  mkdir -p lone/bin && cp "$VOL" lone/bin/vol
+  assert_fails_with "cannot find libvolshim.so .*make install" lone/bin/vol run -v t -- sh -c "$ran"
   [[ ! -e "$T/ran" ]] || fail "the program ran despite the mistake"
   assert_eq "" "$(ls "$T/.cache/vol/sessions" 2>/dev/null)" "sessions left behind"
 }
