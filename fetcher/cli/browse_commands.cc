@@ -38,26 +38,17 @@ json EntryJson(const Entry& e, const std::string& path) {
 
 absl::StatusOr<int> Ls(const GlobalOptions& g, const std::string& name, const std::string& path,
                        bool long_form, bool as_json) {
-  absl::StatusOr<OpenedVolume> v = OpenVolumeFor(g, name);
-  if (!v.ok()) return v.status();
-  absl::StatusOr<VolumePath> p = ParseVolumePath(path);
-  if (!p.ok()) return p.status();
-  absl::StatusOr<CommitInfo> head = ReadHead(*v->store, v->info.id);
-  if (!head.ok()) return head.status();
-  TreeEditor tree(*v->store, head->root);
-  absl::StatusOr<std::optional<Entry>> found = tree.Lookup(*p);
+  absl::StatusOr<HeadLookup> found = LookupAtHead(g, name, path);
   if (!found.ok()) return found.status();
-  if (!found->has_value()) {
-    return absl::NotFoundError(absl::StrCat("no such path in volume '", name, "': ", p->ToString()));
-  }
+  const VolumePath* p = &found->path;
   std::vector<Entry> entries;
   std::string dir = p->ToString();
-  if ((*found)->is_dir()) {
-    absl::StatusOr<std::vector<Entry>> listed = tree.List(*p);
+  if (found->entry.is_dir()) {
+    absl::StatusOr<Tree> listed = ReadTree(*found->volume.store, found->entry.tree);
     if (!listed.ok()) return listed.status();
-    entries = *std::move(listed);
+    entries = std::move(listed->entries);
   } else {
-    entries.push_back(**found);
+    entries.push_back(found->entry);
     dir = p->Parent().ToString();
   }
   auto full = [&](const Entry& e) { return dir == "/" ? "/" + e.name : dir + "/" + e.name; };

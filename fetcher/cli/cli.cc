@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "fetcher/volume/tree_editor.h"
 
 namespace vol {
 
@@ -36,6 +38,25 @@ absl::StatusOr<OpenedVolume> OpenVolumeFor(const GlobalOptions& g, const std::st
   absl::StatusOr<VolumeInfo> info = LookupVolume(**store, EnvName(g), name);
   if (!info.ok()) return info.status();
   return OpenedVolume{*std::move(store), *std::move(info)};
+}
+
+absl::StatusOr<HeadLookup> LookupAtHead(const GlobalOptions& g, const std::string& name,
+                                        const std::string& path) {
+  absl::StatusOr<OpenedVolume> v = OpenVolumeFor(g, name);
+  if (!v.ok()) return v.status();
+  absl::StatusOr<VolumePath> parsed = ParseVolumePath(path);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<CommitInfo> head = ReadHead(*v->store, v->info.id);
+  if (!head.ok()) return head.status();
+  absl::StatusOr<std::optional<Entry>> found = TreeEditor(*v->store, head->root).Lookup(*parsed);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("no such path in volume '", name, "': ", parsed->ToString()));
+  }
+  HeadLookup out{*std::move(v), *head, *parsed, **found};
+  if (out.path.is_root()) out.entry.mtime_ns = head->time_ns;
+  return out;
 }
 
 std::string FormatTime(int64_t ns) {

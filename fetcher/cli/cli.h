@@ -11,7 +11,10 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/status/statusor.h"
+#include "fetcher/format/tree.h"
 #include "fetcher/store/object_store.h"
+#include "fetcher/volume/commit_log.h"
+#include "fetcher/volume/volume_path.h"
 #include "fetcher/volume/volumes.h"
 
 namespace vol {
@@ -48,6 +51,18 @@ void AddPutCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddGetCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
+
+// A path in a volume's newest snapshot. The root's entry carries the
+// snapshot's root tree id and the commit's time as its mtime.
+struct HeadLookup {
+  OpenedVolume volume;
+  CommitInfo head;
+  VolumePath path;
+  Entry entry;
+};
+// NotFound names the volume and the path.
+absl::StatusOr<HeadLookup> LookupAtHead(const GlobalOptions& g, const std::string& name,
+                                        const std::string& path);
 
 // "2026-11-26 13:28:41" in local time.
 std::string FormatTime(int64_t ns);

@@ -22,20 +22,11 @@ namespace {
 
 absl::StatusOr<int> Get(const GlobalOptions& g, const std::string& name, const std::string& remote,
                         std::string local, bool force) {
-  absl::StatusOr<OpenedVolume> v = OpenVolumeFor(g, name);
-  if (!v.ok()) return v.status();
-  absl::StatusOr<VolumePath> path = ParseVolumePath(remote);
-  if (!path.ok()) return path.status();
-  absl::StatusOr<CommitInfo> head = ReadHead(*v->store, v->info.id);
-  if (!head.ok()) return head.status();
-  TreeEditor tree(*v->store, head->root);
-  absl::StatusOr<std::optional<Entry>> found = tree.Lookup(*path);
+  absl::StatusOr<HeadLookup> found = LookupAtHead(g, name, remote);
   if (!found.ok()) return found.status();
-  if (!found->has_value()) {
-    return absl::NotFoundError(absl::StrCat("no such path in volume '", name, "': ", path->ToString()));
-  }
-  Entry entry = **found;
-  if (path->is_root()) entry.mtime_ns = head->time_ns;
+  ObjectStore& store = *found->volume.store;
+  const VolumePath* path = &found->path;
+  const Entry& entry = found->entry;
 
   if (local == "-") {
     if (!entry.is_file()) {
@@ -43,7 +34,7 @@ absl::StatusOr<int> Get(const GlobalOptions& g, const std::string& name, const s
           path->ToString(), " is a ", EntryTypeName(entry.type), "; only a file can go to standard output"));
     }
     Progress progress("Downloading", entry.size);
-    if (absl::Status s = StreamFile(*v->store, entry, STDOUT_FILENO, &progress); !s.ok()) return s;
+    if (absl::Status s = StreamFile(store, entry, STDOUT_FILENO, &progress); !s.ok()) return s;
     return 0;
   }
 
@@ -54,14 +45,14 @@ absl::StatusOr<int> Get(const GlobalOptions& g, const std::string& name, const s
     if (!base.empty()) local = absl::StrCat(local, "/", base);
   }
   std::vector<RemoteItem> items;
-  if (absl::Status s = PlanDownload(*v->store, entry, local, items); !s.ok()) return s;
+  if (absl::Status s = PlanDownload(store, entry, local, items); !s.ok()) return s;
   uint64_t total = 0;
   for (const RemoteItem& item : items) total += item.entry.is_file() ? item.entry.size : 0;
   int64_t start = absl::GetCurrentTimeNanos();
   absl::StatusOr<uint64_t> written;
   {
     Progress progress("Downloading", total);
-    written = DownloadItems(*v->store, items, force, &progress);
+    written = DownloadItems(store, items, force, &progress);
   }
   if (!written.ok()) return written.status();
   if (isatty(STDERR_FILENO)) {
