@@ -122,7 +122,9 @@ void ChunkCache::MaybeEvict() {
 }
 
 void ChunkCache::Settle() {
-  if (added_.load()) Evict(limit_).IgnoreError();
+  // Wait for a pass in progress (another thread's or process's): it may have
+  // started before this session's last entries landed.
+  if (added_.load()) Evict(limit_, /*wait=*/true).IgnoreError();
 }
 
 namespace {
@@ -166,12 +168,12 @@ uint64_t ChunkCache::Usage() const {
   return total;
 }
 
-absl::StatusOr<uint64_t> ChunkCache::Evict(uint64_t target) {
+absl::StatusOr<uint64_t> ChunkCache::Evict(uint64_t target, bool wait) {
   if (absl::Status s = MakeDirs(dir_); !s.ok()) return s;
   std::string lock_path = absl::StrCat(dir_, "/evict.lock");
   UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!lock.ok()) return ErrnoError(absl::StrCat("cannot open ", lock_path), errno);
-  if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return Usage();  // another process evicts
+  if (flock(lock.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) return Usage();  // another evicts
   std::vector<CacheEntry> entries = ListEntries(dir_);
   uint64_t total = 0;
   for (const CacheEntry& e : entries) total += e.size;

@@ -51,7 +51,8 @@ class ChunkCache {
   absl::Status Put(const ChunkRef& ref, absl::string_view raw);
   // Removes least recently used entries until the total is at most `target`
   // bytes. Returns the bytes left in the cache.
-  absl::StatusOr<uint64_t> Evict(uint64_t target);
+  // With `wait`, waits for another process's pass to end instead of skipping.
+  absl::StatusOr<uint64_t> Evict(uint64_t target, bool wait = false);
   // At the end of a session: if this process added entries, evicts down to
   // the limit (concurrent writers may have pushed the cache past it).
   void Settle();
