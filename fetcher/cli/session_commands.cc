@@ -1,6 +1,6 @@
 // vol commit / vol reload: act on the session a program runs in (found
 // through $VOL_SESSION), and `vol commit --session DIR` publishes the changes
-// a session kept after its final commit failed.
+// a session kept after its final commit failed or the session was killed.
 #include <cstdio>
 
 #include "fetcher/cli/cli.h"
@@ -17,7 +17,7 @@ void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) 
       app, selected, "commit",
       "Inside `vol run`/`vol shell`: publish the session's changes now (all mounts,\n"
       "or MOUNT). With --session DIR: publish the changes a session kept because its\n"
-      "final commit failed.",
+      "final commit failed or it was killed (`vol run` names DIR).",
       [mount, session]() -> absl::StatusOr<int> {
         if (!session->empty()) {
           absl::StatusOr<CommitReport> r = PublishPending(*session);
@@ -33,7 +33,7 @@ void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) 
         return 0;
       });
   c->add_option("MOUNT", *mount, "A mount of this session (default: every mount)");
-  c->add_option("--session", *session, "A session directory kept by a failed final commit");
+  c->add_option("--session", *session, "A session directory kept by a failed final commit or a killed session");
 
   auto rmount = std::make_shared<std::string>();
   CLI::App* r = AddCommand(app, selected, "reload",

@@ -264,7 +264,8 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
   } else if (!o.read_only && !o.no_commit && access(session.File("changed").c_str(), F_OK) == 0) {
     commit_failed = true;
     fprintf(stderr, "vol: error: the fetcher died, so the session's last changes were not committed; "
-                    "they are in %s\n", session.path().c_str());
+                    "they are in %s; publish them with: vol commit --session %s\n",
+            session.path().c_str(), session.path().c_str());
     WriteFileAtomic(session.File("keep"), "fetcher died\n").IgnoreError();
   }
   ReportStats(session);

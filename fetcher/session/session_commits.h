@@ -16,6 +16,14 @@
 //   - If the final commit fails, what it would have published is written to
 //     the session's `pending.json` and the session directory is kept, so that
 //     `vol commit --session DIR` publishes it later (PublishPending).
+//   - So that a session killed whole (SIGKILL of vol run, fetcher and program)
+//     loses nothing either: `recover.json` (store, volumes, base snapshots)
+//     is written at start, and every path the first time it becomes changed,
+//     and every rename, is appended to the session's `journal` (one write(2)
+//     per new path). When nothing is left to commit, the journal keeps only
+//     the renames and the `changed` marker goes; a dead session that still
+//     has the marker is kept by the next `vol run`, and PublishPending
+//     publishes it from the view, the journal and the presence table.
 #ifndef VOL_FETCHER_SESSION_SESSION_COMMITS_H_
 #define VOL_FETCHER_SESSION_SESSION_COMMITS_H_
 
@@ -84,8 +92,13 @@ class SessionCommits {
   uint64_t generation_ = 0;
   std::deque<Job> jobs_;
   bool running_ = false;
-  bool loop_alive_ = true;
-  bool marked_dirty_ = false;  // the session's `changed` file exists  // false once Final starts: replies have nowhere to go
+  bool loop_alive_ = true;  // false once Final starts: replies have nowhere to go
+  bool marked_dirty_ = false;  // the session's `changed` file exists
+  int journal_fd_ = -1;        // the session's `journal`, O_APPEND
+  std::string renames_;        // every rename record, kept when the journal is emptied
+  void WriteRecover();  // recover.json: the store, the volumes, their base snapshots
+  void Journal(const std::string& record);
+  void Settled();  // after a commit: empty the journal when nothing is left to commit
 
   absl::Mutex mu_;
   std::function<void()> work_ ABSL_GUARDED_BY(mu_);
@@ -93,7 +106,8 @@ class SessionCommits {
   std::thread thread_;
 };
 
-// Publishes a session's pending.json (left by a failed final commit).
+// Publishes a session's pending.json (left by a failed final commit), or the
+// journal of a session killed whole (refused while its `vol run` is alive).
 absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir);
 
 }  // namespace vol

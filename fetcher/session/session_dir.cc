@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/numbers.h"
@@ -34,8 +35,12 @@ bool OwnerAlive(const std::string& session) {
     struct stat st;
     return stat(session.c_str(), &st) != 0 || st.st_mtime > time(nullptr) - 86400;
   }
-  return kill(pid, 0) == 0 || errno == EPERM;
+  return ProcessAlive(pid);
 }
+
+// The control directory of a session whose views are in the cache directory
+// but whose socket would not fit there (see Create).
+std::string ShortControlDir(const std::string& id) { return absl::StrCat("/tmp/vol-", getuid(), "/", id); }
 
 void RemoveStale(const std::string& sessions) {
   DIR* d = opendir(sessions.c_str());
@@ -45,7 +50,18 @@ void RemoveStale(const std::string& sessions) {
     if (e->d_name[0] == '.') continue;
     std::string s = absl::StrCat(sessions, "/", e->d_name);
     if (access((s + "/keep").c_str(), F_OK) == 0) continue;
-    if (!OwnerAlive(s)) stale.push_back(s);
+    if (OwnerAlive(s)) continue;
+    if (access((s + "/changed").c_str(), F_OK) == 0) {
+      // Killed whole with changes not yet committed: they are published from here.
+      fprintf(stderr,
+              "vol: kept session %s: it was killed before committing its changes; publish them with "
+              "`vol commit --session %s` or discard them with `rm -r %s`\n",
+              s.c_str(), s.c_str(), s.c_str());
+      continue;
+    }
+    std::string control = ShortControlDir(e->d_name);
+    if (control != s && access((control + "/changed").c_str(), F_OK) == 0) continue;  // its views
+    stale.push_back(s);
   }
   closedir(d);
   for (const std::string& s : stale) RemoveTreeForce(s).IgnoreError();
@@ -65,6 +81,25 @@ absl::Status RemoveTreeForce(const std::string& path) {
     nftw(path.c_str(), make_writable, 32, FTW_PHYS);
   }
   return RemoveTree(path);
+}
+
+bool ProcessAlive(int pid) {
+  if (!(kill(pid, 0) == 0 || errno == EPERM)) return false;
+  // A zombie (killed, its new parent has not reaped it yet) is dead.
+  absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return true;
+  size_t paren = stat->rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
+}
+
+absl::Status RemoveSessionDir(const std::string& path) {
+  absl::StatusOr<std::string> views_home = ReadFile(path + "/views-dir");
+  absl::Status s = RemoveTreeForce(path);
+  if (views_home.ok() && !views_home->empty()) {
+    absl::Status v = RemoveTreeForce(*views_home);
+    if (s.ok()) s = v;
+  }
+  return s;
 }
 
 absl::StatusOr<SessionDir> SessionDir::Create(const std::string& cache_dir) {

@@ -4,7 +4,11 @@
 // Invariants:
 //   - Created 0700 with a fresh random ID; `owner` holds the pid of the
 //     `vol run` that made it. A session whose owner is dead and that holds no
-//     `keep` marker is stale: the next `vol run` removes it.
+//     `keep` marker is stale: the next `vol run` removes it — unless it holds
+//     the `changed` marker (killed whole with changes not yet committed):
+//     then it is kept, and a notice names it and the commands that publish
+//     (`vol commit --session DIR`) or discard (`rm -r DIR`) it. A live
+//     session (owner alive) is never touched.
 //   - The views live inside the session, on the same file system as the chunk
 //     cache. When the socket path would exceed the AF_UNIX limit (108 bytes),
 //     the control files move to a short directory under /tmp and only the
@@ -43,6 +47,13 @@ class SessionDir {
   std::string path_;
   std::string views_;  // holds the views; == path_ + "/views" unless the control dir moved
 };
+
+// True while `pid` runs (a zombie counts as dead).
+bool ProcessAlive(int pid);
+
+// Removes a session directory found by path (a kept one), with its views
+// when they live elsewhere (`views-dir`).
+absl::Status RemoveSessionDir(const std::string& path);
 
 // rm -rf that first makes directories writable (a view keeps the volume's modes).
 absl::Status RemoveTreeForce(const std::string& path);

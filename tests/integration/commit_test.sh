@@ -300,4 +300,70 @@ PY
   [[ $seen -ge 10 ]] || fail "background commits published a checkpoint in only $seen of 20 rounds"
 }
 
+# The whole session (vol run, its fetcher, the program) is SIGKILLed before
+# anything was committed (OOM killer, container stop). The next `vol run`
+# keeps the session and says how to publish it; `vol commit --session`
+# publishes exactly the tree the same operations leave on local disk — the
+# renamed directory's never-fetched files keep their committed chunks — and
+# removes the session. A killed session without changes is removed as before.
+KILL_ALL='kill -9 $PPID $(cat "$VOL_SESSION/fetcher.pid"); sleep 0.2; echo killed'
+
+test_killed_session_keeps_its_changes_for_vol_commit_session() {
+  make_src
+  assert_eq done "$(bash -c "${OPS//@/$T/local}" 2>&1)" "ops on the local tree"
+  local out err dir
+  out=$("$VOL" run -v v --commit-every 0 -- bash -c "${OPS//@//mnt/v} >/dev/null; $KILL_ALL" 2>&1) || true
+  assert_match killed "$out" "the program killed its session"
+  sleep 0.3
+  "$VOL" ls v / | grep -qx ckpt.bin && fail "the killed session committed something"
+  assert_eq 1 "$(ls "$T/.cache/vol/sessions" | wc -l)" "the killed session's directory is still there"
+  err=$("$VOL" run -v v -- true 2>&1) || fail "vol run after the kill: $err"
+  assert_match "kept session .*vol commit --session .*rm -r " "$err" "the notice"
+  dir=$(grep -o 'vol commit --session [^`]*' <<<"$err" | head -1)
+  dir=${dir#vol commit --session }
+  [[ -d "$dir" ]] || fail "the killed session $dir was removed"
+  "$VOL" ls v / | grep -qx ckpt.bin && fail "vol run published the killed session by itself"
+  out=$("$VOL" commit --session "$dir" 2>&1) || fail "vol commit --session: $out"
+  assert_match "Committed" "$out" "vol commit --session"
+  [[ ! -e "$dir" ]] || fail "the session directory was not removed after publishing"
+  out=$("$VOL" run -v v -- diff -r --no-dereference /mnt/v "$T/local" 2>&1) || fail "recovered volume differs from local: $out"
+  diff <(listing local) <(listing_in v /mnt/v) || fail "listing differs"
+  assert_eq 0 "$(ls "$T/.cache/vol/sessions" | wc -l)" "no session left behind"
+}
+
+test_killed_session_without_changes_is_removed() {
+  "$VOL" create e >/dev/null
+  local out err
+  out=$("$VOL" run -v e --commit-every 0 -- bash -c "ls /mnt/e >/dev/null; $KILL_ALL" 2>&1) || true
+  assert_match killed "$out" "the program killed its session"
+  sleep 0.3
+  assert_eq 1 "$(ls "$T/.cache/vol/sessions" | wc -l)" "the killed session's directory is still there"
+  err=$("$VOL" run -v e -- true 2>&1) || fail "vol run after the kill: $err"
+  assert_eq "" "$err" "no notice for a session without changes"
+  assert_eq 0 "$(ls "$T/.cache/vol/sessions" | wc -l)" "the killed session was removed"
+}
+
+# Background commits published everything: the journal is emptied, and the
+# killed session is removed by the next vol run.
+test_killed_session_whose_changes_were_committed_is_removed() {
+  "$VOL" create b >/dev/null
+  local out err
+  out=$("$VOL" run -v b --commit-every 1 -- bash -c "echo hi > /mnt/b/f; sleep 2.5; $KILL_ALL" 2>&1) || true
+  assert_match killed "$out" "the program killed its session"
+  assert_eq hi "$("$VOL" get b /f -)" "the background commit published the file"
+  err=$("$VOL" run -v b -- true 2>&1) || fail "vol run after the kill: $err"
+  assert_eq "" "$err" "no notice for a session whose changes were committed"
+  assert_eq 0 "$(ls "$T/.cache/vol/sessions" | wc -l)" "the killed session was removed"
+}
+
+# vol commit --session refuses a session that is still running.
+test_commit_session_refuses_a_live_session() {
+  "$VOL" create l >/dev/null
+  local out
+  out=$("$VOL" run -v l -- bash -c 'echo x > /mnt/l/f; "$VOL" commit --session "$VOL_SESSION" 2>&1; echo rc=$?' 2>&1)
+  assert_match "still running" "$out" "the refusal"
+  assert_match "rc=1" "$out" "exit status"
+  assert_eq x "$("$VOL" get l /f -)" "the session itself committed at exit"
+}
+
 run_tests "$@"
