@@ -99,16 +99,9 @@ class Planner {
   }
 
   absl::Status Walk(const std::string& local, const VolumePath& path, Op& op) {
-    DIR* d = opendir(local.c_str());
-    if (d == nullptr) return ErrnoError(absl::StrCat("cannot read directory ", local), errno);
-    std::vector<std::string> names;
-    while (struct dirent* de = readdir(d)) {
-      std::string n = de->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const std::string& n : names) {
+    absl::StatusOr<std::vector<std::string>> names = ListDir(local);
+    if (!names.ok()) return names.status();
+    for (const std::string& n : *names) {
       std::string child = absl::StrCat(local, "/", n);
       struct stat st;
       if (lstat(child.c_str(), &st) != 0) continue;  // removed meanwhile

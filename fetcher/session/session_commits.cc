@@ -404,6 +404,18 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
 
 namespace {
 
+// The fields recover.json and pending.json both record for a mount. Throws
+// json::exception on a missing field, as the callers' parsing does.
+SessionMount SessionMountFromJson(const json& jm) {
+  SessionMount m;
+  m.mount = jm.at("mount").get<std::string>();
+  m.view = jm.at("view").get<std::string>();
+  m.volume.env = jm.at("env").get<std::string>();
+  m.volume.name = jm.at("name").get<std::string>();
+  m.volume.id = jm.at("id").get<std::string>();
+  return m;
+}
+
 // The presence table of a dead session, read-only: which view files are complete.
 class DeadPresence {
  public:
@@ -459,14 +471,9 @@ void FilesBelow(const std::string& local, std::vector<std::pair<std::string, str
   if (lstat(local.c_str(), &st) != 0) return;
   if (S_ISREG(st.st_mode) && st.st_size > 0) out->emplace_back(local, st);
   if (!S_ISDIR(st.st_mode)) return;
-  DIR* d = opendir(local.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> names;
-  while (struct dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
-  }
-  closedir(d);
-  for (const std::string& n : names) FilesBelow(absl::StrCat(local, "/", n), out);
+  absl::StatusOr<std::vector<std::string>> names = ListDir(local);
+  if (!names.ok()) return;
+  for (const std::string& n : *names) FilesBelow(absl::StrCat(local, "/", n), out);
 }
 
 bool OwnerAlive(const std::string& session_dir, int* pid) {
@@ -507,12 +514,7 @@ absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const
     if (!store.ok()) return store.status();
     std::vector<SessionMount> mounts;
     for (const json& jm : rec.at("mounts")) {
-      SessionMount m;
-      m.mount = jm.at("mount").get<std::string>();
-      m.view = jm.at("view").get<std::string>();
-      m.volume.env = jm.at("env").get<std::string>();
-      m.volume.name = jm.at("name").get<std::string>();
-      m.volume.id = jm.at("id").get<std::string>();
+      SessionMount m = SessionMountFromJson(jm);
       m.read_only = jm.at("read_only").get<bool>();
       std::optional<ObjectId> base = ObjectId::FromHex(jm.at("base").get<std::string>());
       if (!base) return absl::DataLossError(absl::StrCat(session_dir, "/recover.json: bad base id"));
@@ -610,12 +612,7 @@ absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir) {
     absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(pending.at("store").get<std::string>());
     if (!store.ok()) return store.status();
     for (const json& jm : pending.at("mounts")) {
-      SessionMount m;
-      m.mount = jm.at("mount").get<std::string>();
-      m.view = jm.at("view").get<std::string>();
-      m.volume.env = jm.at("env").get<std::string>();
-      m.volume.name = jm.at("name").get<std::string>();
-      m.volume.id = jm.at("id").get<std::string>();
+      SessionMount m = SessionMountFromJson(jm);
       std::vector<std::string> changed = jm.at("changed").get<std::vector<std::string>>();
       absl::flat_hash_map<std::string, FetchEngine::Record> records;
       for (const auto& [path, jr] : jm.at("records").items()) {

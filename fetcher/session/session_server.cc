@@ -127,7 +127,7 @@ class Loop {
       }
       pending_ = std::move(waiting);
       for (const Pending& p : ready) {
-        long res;
+        long res = -1;
         switch (p.op) {
           case PollOp::kAccept: res = accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC); break;
           case PollOp::kRead: res = read(p.fd, p.buf, p.len); break;

@@ -35,7 +35,9 @@ absl::Status ScanPath(const std::string& local, const VolumePath& dest,
   }
   struct stat st;
   if (lstat(local.c_str(), &st) != 0) return ErrnoError(absl::StrCat("cannot read ", local), errno);
-  LocalItem item{dest, local};
+  LocalItem item;
+  item.dest = dest;
+  item.local = local;
   item.mode = st.st_mode & 07777;
   item.mtime_ns = MtimeNs(st);
   if (S_ISREG(st.st_mode)) {
@@ -65,17 +67,10 @@ absl::Status ScanPath(const std::string& local, const VolumePath& dest,
   }
   item.type = EntryType::kDir;
   items.push_back(std::move(item));
-  DIR* d = opendir(local.c_str());
-  if (d == nullptr) return ErrnoError(absl::StrCat("cannot read directory ", local), errno);
-  std::vector<std::string> names;
-  while (struct dirent* e = readdir(d)) {
-    absl::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
+  absl::StatusOr<std::vector<std::string>> names = ListDir(local);
+  if (!names.ok()) return names.status();
   std::string base = local.back() == '/' ? local : local + "/";
-  for (const std::string& n : names) {
+  for (const std::string& n : *names) {
     if (absl::Status s = ScanPath(base + n, dest.Child(n), items); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -107,7 +102,10 @@ class ErrorSink {
 absl::Status ScanLocal(const std::string& local, const VolumePath& dest,
                        std::vector<LocalItem>& items) {
   if (local == "-") {
-    items.push_back(LocalItem{dest, "-", EntryType::kFile, 0, 0644, 0});
+    LocalItem item;
+    item.dest = dest;
+    item.local = "-";
+    items.push_back(std::move(item));
     return absl::OkStatus();
   }
   return ScanPath(local, dest, items);

@@ -1,9 +1,11 @@
 #include "fetcher/util/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -98,6 +100,18 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mo
   }
   if (!s.ok()) ::unlink(tmp.c_str());
   return s;
+}
+
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return ErrnoError(absl::StrCat("cannot read directory ", dir), errno);
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 absl::Status MakeDirs(const std::string& path, mode_t mode) {

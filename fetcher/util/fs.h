@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/status/status.h"
@@ -49,6 +50,9 @@ absl::Status PreadFull(int fd, void* data, size_t n, uint64_t offset);
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Writes via a temporary file and rename, so the file is replaced atomically.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode = 0644);
+
+// The names in directory `dir`, without "." and "..", in byte order.
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 
 // mkdir -p.
 absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
