@@ -4,6 +4,11 @@
 #   make demo       the main job end to end on the embedded default store
 #   make bench      benchmarks against native disk and peer tools
 #   make install PREFIX=/usr/local
+# Build on every core unless the caller chose (make -jN).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
+
 PREFIX ?= /usr/local
 BUILD  ?= build
 CXX    ?= g++
