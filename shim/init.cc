@@ -83,14 +83,8 @@ void map_presence() {
 
 // True if the session's `features` file lists `word` on a line of its own.
 bool has_feature(const char* word) {
-  char path[kPathMax], text[1024];
-  if (path_join(path, sizeof path, g.session, VOL_SESSION_FEATURES) < 0) return false;
-  long fd = sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  long n = sys(SYS_read, fd, text, sizeof text - 1);
-  sys(SYS_close, fd);
-  if (n <= 0) return false;
-  text[n] = '\0';
+  char text[1024];
+  if (read_session_file(VOL_SESSION_FEATURES, text, sizeof text) <= 0) return false;
   size_t wl = strlen(word);
   for (char* line = text; line && *line;) {
     char* end = strchr(line, '\n');
@@ -115,18 +109,10 @@ __attribute__((constructor)) void init() {
   g.pid = raw_getpid();
 
   static char text[64 * 1024];
-  char path[kPathMax];
-  path_join(path, sizeof path, g.session, VOL_SESSION_MOUNTS);
-  long fd = sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  if (read_session_file(VOL_SESSION_MOUNTS, text, sizeof text) < 0) {
     say("session", g.session, "has no mounts file; running without mounts");
     return;
   }
-  long n = 0, r;
-  while (n < (long)sizeof text - 1 && (r = sys(SYS_read, fd, text + n, sizeof text - 1 - n)) > 0)
-    n += r;
-  sys(SYS_close, fd);
-  text[n > 0 ? n : 0] = '\0';
   parse_mounts(text);
   if (g.mounts.count == 0) return;
 
@@ -181,6 +167,22 @@ void say(const char* a, const char* b, const char* c, const char* d) {
   }
   line[n++] = '\n';
   sys(SYS_write, 2, line, n);
+}
+
+long read_small_file(const char* path, char* buf, size_t cap) {
+  long fd = sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  long n = 0, r;
+  while (n < (long)cap - 1 && (r = sys(SYS_read, fd, buf + n, cap - 1 - n)) > 0) n += r;
+  sys(SYS_close, fd);
+  buf[n] = '\0';
+  return n;
+}
+
+long read_session_file(const char* name, char* buf, size_t cap) {
+  char path[kPathMax];
+  if (path_join(path, sizeof path, g.session, name) < 0) return -1;
+  return read_small_file(path, buf, cap);
 }
 
 }  // namespace vol::shim

@@ -88,12 +88,8 @@ long connect_fetcher() {
 // False if the session's fetcher.pid names a process that no longer exists (or
 // is a zombie). Without the file there is nothing to check: true.
 bool fetcher_alive() {
-  char path[kPathMax], text[32];
-  if (path_join(path, sizeof path, g.session, VOL_SESSION_FETCHER_PID) < 0) return true;
-  long fd = sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  long n = sys(SYS_read, fd, text, sizeof text - 1);
-  sys(SYS_close, fd);
+  char text[32];
+  long n = read_session_file(VOL_SESSION_FETCHER_PID, text, sizeof text);
   if (n <= 0) return true;
   long pid = 0;
   for (long i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++) pid = pid * 10 + (text[i] - '0');
@@ -107,12 +103,7 @@ bool fetcher_alive() {
   for (int i = 0; i < k; i++) stat_path[6 + i] = num[k - 1 - i];
   memcpy(stat_path + 6 + k, "/stat", 6);
   char st[256];
-  fd = sys(SYS_openat, AT_FDCWD, stat_path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  n = sys(SYS_read, fd, st, sizeof st - 1);
-  sys(SYS_close, fd);
-  if (n <= 0) return true;
-  st[n] = '\0';
+  if (read_small_file(stat_path, st, sizeof st) <= 0) return true;
   const char* paren = strrchr(st, ')');
   return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }

@@ -151,6 +151,12 @@ void ipc_atfork_parent();
 void ipc_atfork_child();
 
 // --- small helpers --------------------------------------------------------------
+// Reads at most cap-1 bytes of a small file into buf, NUL-terminated, with raw
+// syscalls (safe before libc's wrappers are resolved). Returns the byte count,
+// or -1 when the file cannot be opened.
+long read_small_file(const char* path, char* buf, size_t cap);
+// The same for the file `name` in the session directory.
+long read_session_file(const char* name, char* buf, size_t cap);
 void say(const char* a, const char* b = nullptr, const char* c = nullptr,
          const char* d = nullptr);  // one line on stderr, "vol: a b c d"
 

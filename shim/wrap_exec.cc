@@ -178,12 +178,8 @@ VOL_WRAPPER(int, execve, (const char* path, char* const argv[], char* const envp
 // `ri` (the interpreter, resolved and made ready); false if it does not apply.
 bool script_argv(const Resolved& script, const char* path, char* const argv[], char* head,
                  size_t cap, char** out, Resolved* ri, const char* llp) {
-  long fd = sys(SYS_openat, AT_FDCWD, script.path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  long n = sys(SYS_read, fd, head, cap - 1);
-  sys(SYS_close, fd);
+  long n = read_small_file(script.path, head, cap);
   if (n < 3 || head[0] != '#' || head[1] != '!') return false;
-  head[n] = '\0';
   char* line_end = strchr(head, '\n');
   if (!line_end) return false;
   *line_end = '\0';
