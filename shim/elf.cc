@@ -74,6 +74,7 @@ int search(const char* dirs, const char* origin, const char* name, int depth, Se
       char norm[kPathMax];
       const char* c = cand;
       if (cand[0] == '/' && path_normalize(cand, norm, sizeof norm) >= 0) c = norm;
+      if (view_of(g.mounts, c) >= 0) materialize_path(AT_FDCWD, c);  // lazy views
       if (sys(SYS_faccessat, AT_FDCWD, c, F_OK, 0) == 0) {
         if (view_of(g.mounts, c) < 0) return 1;  // the loader takes it from the host
         if (ensure_path(c) < 0 || deps(c, depth + 1, seen) < 0) return -1;

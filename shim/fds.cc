@@ -56,6 +56,15 @@ bool complete(const vol_presence_file* s) {
   return __atomic_load_n(&s->complete, __ATOMIC_ACQUIRE) != 0;
 }
 
+// The content-file slot of (dev, ino), or -1: directories' slots say
+// populated, not present, and are never guarded.
+long find_file_slot(uint64_t dev, uint64_t ino) {
+  long i = find_slot(dev, ino);
+  if (i < 0) return -1;
+  const vol_presence_file* s = slot_at((uint32_t)i);
+  return s && s->kind == VOL_SLOT_FILE ? i : -1;
+}
+
 // The incomplete slot behind fd, or null.
 const vol_presence_file* slot_of_fd(int fd) {
   uint32_t s1;
@@ -65,7 +74,7 @@ const vol_presence_file* slot_of_fd(int fd) {
     if (!g.presence) return nullptr;
     struct stat st;
     if (sys(SYS_fstat, fd, &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
-    long i = find_slot(st.st_dev, st.st_ino);
+    long i = find_file_slot(st.st_dev, st.st_ino);
     s1 = (uint32_t)(i + 1);
   }
   if (s1 == 0) return nullptr;
@@ -116,11 +125,18 @@ void fd_note(int fd, int mount, int open_flags) {
   int acc = open_flags & O_ACCMODE;
   if (acc == O_WRONLY || acc == O_RDWR) e.flags |= kFdWrite;
   struct stat st;
-  if (g.presence && sys(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    long i = find_slot(st.st_dev, st.st_ino);
-    if (i >= 0 && !complete(slot_at((uint32_t)i))) e.slot1 = (uint32_t)(i + 1);
+  bool dir = false;
+  if (g.presence && sys(SYS_fstat, fd, &st) == 0) {
+    if (S_ISREG(st.st_mode)) {
+      long i = find_file_slot(st.st_dev, st.st_ino);
+      if (i >= 0 && !complete(slot_at((uint32_t)i))) e.slot1 = (uint32_t)(i + 1);
+    }
+    dir = S_ISDIR(st.st_mode);
   }
   g_fds[fd] = e;
+  // A directory is listed through its fd (getdents, fdopendir, fts…): it
+  // must hold its entries before the program reads it.
+  if (dir) populate_dir(fd);
   if (fd > __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED))
     __atomic_store_n(&g_fd_max, fd, __ATOMIC_RELAXED);
 }
@@ -160,6 +176,7 @@ void fd_scan_inherited() {
       real[len] = '\0';
       int v = view_of(g.mounts, real);
       if (v >= 0) fd_note(fd, v, (int)sys(SYS_fcntl, fd, F_GETFL));
+      else if (is_lifeline(fd)) lifeline_found(fd);
     }
   }
   sys(SYS_close, dir);
@@ -190,7 +207,7 @@ const vol_presence_file* incomplete_slot_at(int dirfd, const char* path, bool fo
   if (sys(SYS_newfstatat, dirfd, path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0 ||
       !S_ISREG(st.st_mode))
     return nullptr;
-  long i = find_slot(st.st_dev, st.st_ino);
+  long i = find_file_slot(st.st_dev, st.st_ino);
   if (i < 0) return nullptr;
   const vol_presence_file* s = slot_at((uint32_t)i);
   return s && !complete(s) ? s : nullptr;
@@ -214,10 +231,15 @@ long incomplete_size(int fd) {
 }
 
 bool incomplete_ino(uint64_t dev, uint64_t ino) {
-  long i = find_slot(dev, ino);
+  long i = find_file_slot(dev, ino);
   if (i < 0) return false;
   const vol_presence_file* s = slot_at((uint32_t)i);
   return s && !complete(s);
+}
+
+const vol_presence_file* presence_slot(uint64_t dev, uint64_t ino) {
+  long i = find_slot(dev, ino);
+  return i < 0 ? nullptr : slot_at((uint32_t)i);
 }
 
 int ensure_inherited() {

@@ -134,6 +134,7 @@ __attribute__((constructor)) void init() {
   g.writes = (w && w[0] == '1') || has_feature(VOL_FEATURE_WRITES);
   map_presence();
   g.active = true;
+  lifeline_init(getenv(VOL_LIFELINE_ENV));
   update_cwd();
   fd_scan_inherited();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);

@@ -108,11 +108,31 @@ bool fetcher_alive() {
   return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
-// One request and its response on fd. Returns 0 or a transport errno.
-int roundtrip(long fd, const vol_request* req, size_t len, vol_response* resp) {
+// One request (with `pass`, an fd to hand over, when >= 0) and its response
+// on fd. Returns 0 or a transport errno.
+int roundtrip(long fd, const vol_request* req, size_t len, vol_response* resp, int pass = -1) {
   long n;
-  do n = sys(SYS_sendto, fd, req, len, MSG_NOSIGNAL, 0, 0);
-  while (n == -EINTR);
+  if (pass < 0) {
+    do n = sys(SYS_sendto, fd, req, len, MSG_NOSIGNAL, 0, 0);
+    while (n == -EINTR);
+  } else {
+    struct iovec iov = {const_cast<vol_request*>(req), len};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass, sizeof pass);
+    do n = sys(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL);
+    while (n == -EINTR);
+  }
   if (n < 0) return (int)-n;
   for (;;) {
     struct pollfd pfd = {(int)fd, POLLIN, 0};
@@ -148,7 +168,7 @@ int gone(int err) {
 
 }  // namespace
 
-int ipc_call(vol_request* req, size_t path_len, vol_response* resp) {
+int ipc_call(vol_request* req, size_t path_len, vol_response* resp, int pass) {
   if (!g.active) return ENOTCONN;
   size_t len = offsetof(vol_request, path) + path_len + 1;
   resp->err = 0;
@@ -157,7 +177,7 @@ int ipc_call(vol_request* req, size_t path_len, vol_response* resp) {
   if (!own_process()) {
     long fd = connect_fetcher();
     if (fd < 0) return gone((int)-fd);
-    rc = roundtrip(fd, req, len, resp);
+    rc = roundtrip(fd, req, len, resp, pass);
     sys(SYS_close, fd);
   } else {
     Conn* c = take_conn();
@@ -170,7 +190,7 @@ int ipc_call(vol_request* req, size_t path_len, vol_response* resp) {
         }
         __atomic_store_n(&c->fd, (int)fd, __ATOMIC_RELAXED);
       }
-      rc = roundtrip(c->fd, req, len, resp);
+      rc = roundtrip(c->fd, req, len, resp, pass);
       // EBADF/ENOTSOCK: the program closed our fd behind our back. Reconnect once.
       if ((rc == EBADF || rc == ENOTSOCK) && attempt == 0) {
         __atomic_store_n(&c->fd, -1, __ATOMIC_RELAXED);

@@ -13,8 +13,11 @@
 #ifndef VOL_SHIM_SHIM_H_
 #define VOL_SHIM_SHIM_H_
 
+#include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,6 +43,8 @@ struct State {
   int pid;
   const unsigned char* presence;  // the fetcher's presence table, or null
   size_t presence_len;
+  int lifeline;                   // the session's lifeline fd in this process, or -1
+  uint64_t lifeline_dev, lifeline_ino;
 };
 extern State g;
 
@@ -136,9 +141,79 @@ inline int fd_needs_check(int fd) {
   return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
 }
 
+// --- lazy views and shared content files (lazy.cc) ----------------------------
+// The presence slot of (dev, ino), any kind, or null.
+const vol_presence_file* presence_slot(uint64_t dev, uint64_t ino);
+// Has the fetcher populate the view directory open at fd if it is not yet.
+// Returns 0 or an errno value.
+int populate_dir(int fd);
+// After a call on `path` (relative to dirfd) failed with err: true if an
+// unpopulated directory on its way was populated, so the call may succeed
+// when tried again.
+bool populate_for_retry(int dirfd, const char* path, int err);
+// Before creating `path`: its directory is populated. 0, or -1 with errno.
+int populate_parent(int dirfd, const char* path);
+// Before removing or replacing the directory `path` itself: populated, so
+// that it is not taken for empty. 0, or -1 with errno.
+int populate_self(int dirfd, const char* path);
+// A view file that is the shared cache's content file.
+bool is_content_file(const struct stat& st);
+// Before changing the file `path` (not following a final symlink): if it is
+// a content file, the fetcher replaces it by a private copy (empty: a copy
+// without content, for a truncation). 0, or -1 with errno.
+int make_private(int dirfd, const char* path, bool empty);
+// The same for the file behind fd: returns 1 when fd is a content file that
+// now has a private copy at path_out (the change must go there), 0 when fd
+// may be changed as it is, -1 with errno on failure.
+int make_private_fd(int fd, char* path_out, size_t cap);
+// stat of a view object: a content file shows its slot's mode and one link,
+// an unpopulated directory one link.
+void content_fixups(uint64_t dev, uint64_t ino, uint32_t* mode, uint64_t* nlink);
+template <typename St>
+inline void content_fixups_st(St* b) {
+  uint32_t mode = (uint32_t)b->st_mode;
+  uint64_t nlink = (uint64_t)b->st_nlink;
+  content_fixups(b->st_dev, b->st_ino, &mode, &nlink);
+  b->st_mode = mode;
+  b->st_nlink = nlink;
+}
+// Runs `call` (returning -1 / null with errno on failure) again while it
+// fails with ENOENT/ENOTDIR under a mount and populating makes progress.
+template <typename F>
+inline auto lazy_retry(int mount, int dirfd, const char* path, F call) -> decltype(call()) {
+  auto ret = call();
+  for (int tries = 0; tries < 64 && mount >= 0; tries++) {
+    bool failed;
+    using R = decltype(ret);
+    if constexpr (__is_same(R, DIR*) || __is_same(R, FILE*) || __is_same(R, char*) || __is_same(R, void*))
+      failed = ret == nullptr;
+    else
+      failed = ret == (R)-1;
+    if (!failed) break;
+    int err = errno;
+    if (!populate_for_retry(dirfd, path, err)) {
+      errno = err;
+      break;
+    }
+    ret = call();
+  }
+  return ret;
+}
+// Makes every directory on the way to `path` populated (for callers that
+// hand the path to code that opens it out of the shim's sight: exec, dlopen).
+void materialize_path(int dirfd, const char* path);
+// The lifeline (session.h): set up from $VOL_LIFELINE (a hint; a child that
+// lost it finds it again among its fds), recognised, and moved out of the way
+// of a dup2 onto its number.
+void lifeline_init(const char* env);
+bool is_lifeline(long fd);
+void lifeline_found(int fd);
+int lifeline_move_from(int fd);
+
 // --- IPC with the fetcher (ipc.cc) --------------------------------------------
-// Sends one request and waits for its response. Returns 0 or an errno value.
-int ipc_call(vol_request* req, size_t path_len, vol_response* resp);
+// Sends one request (with the fd `pass` attached when >= 0) and waits for its
+// response. Returns 0 or an errno value.
+int ipc_call(vol_request* req, size_t path_len, vol_response* resp, int pass = -1);
 // VOL_OP_CHANGED of `kind` (enum vol_changed) for a mount path (and the new
 // path of a rename). Returns 0 or an errno value.
 int notify_changed(const char* mount_path, uint32_t kind = VOL_CHANGED_PATH,

@@ -138,6 +138,7 @@ bool has_view_dir(const char* list) {
 }
 
 bool before_exec(const Resolved& r, const char* llp) {
+  if (r.mount >= 0) materialize_path(r.dirfd, r.path);
   if (r.mount >= 0 && ensure_path(r.path) < 0) return false;
   // The child's loader maps the binary's libraries itself: those it will find
   // in a view must be complete (a host binary too, if LD_LIBRARY_PATH names a view).
@@ -387,6 +388,7 @@ VOL_WRAPPER(void*, dlopen, (const char* file, int flags)) {
   if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlopen)(file, flags);
   Resolved r;
   if (!resolve(AT_FDCWD, file, &r)) return nullptr;
+  if (r.mount >= 0) materialize_path(r.dirfd, r.path);
   if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path, getenv("LD_LIBRARY_PATH")) < 0))
     return nullptr;
   return VOL_REAL(dlopen)(r.path, flags);
@@ -395,6 +397,7 @@ VOL_WRAPPER(void*, dlmopen, (Lmid_t lm, const char* file, int flags)) {
   if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlmopen)(lm, file, flags);
   Resolved r;
   if (!resolve(AT_FDCWD, file, &r)) return nullptr;
+  if (r.mount >= 0) materialize_path(r.dirfd, r.path);
   if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path, getenv("LD_LIBRARY_PATH")) < 0))
     return nullptr;
   return VOL_REAL(dlmopen)(lm, r.path, flags);

@@ -149,7 +149,9 @@ VOL_GEN_LSEEK(lseek64, off64_t)
 // fstat of a view file: dense blocks while incomplete, ctime = mtime (shim.h).
 template <typename St>
 static void fstat_fixups(int fd, St* b) {
-  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1 || !S_ISREG(b->st_mode)) return;
+  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1) return;
+  content_fixups_st(b);
+  if (!S_ISREG(b->st_mode)) return;
   if (g_fds[fd].slot1) dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
   b->st_ctim = b->st_mtim;
 }
@@ -180,13 +182,25 @@ VOL_WRAPPER(int, dup, (int fd)) {
   return nfd;
 }
 VOL_WRAPPER(int, dup2, (int fd, int nfd)) {
-  if (g.active) shim_fd_lost(nfd);
+  if (g.active) {
+    shim_fd_lost(nfd);
+    if (int err = lifeline_move_from(nfd)) {
+      errno = err;
+      return -1;
+    }
+  }
   int ret = VOL_REAL(dup2)(fd, nfd);
   if (ret >= 0 && fd != nfd) fd_copy(fd, nfd);
   return ret;
 }
 VOL_WRAPPER(int, dup3, (int fd, int nfd, int flags)) {
-  if (g.active) shim_fd_lost(nfd);
+  if (g.active) {
+    shim_fd_lost(nfd);
+    if (int err = lifeline_move_from(nfd)) {
+      errno = err;
+      return -1;
+    }
+  }
   int ret = VOL_REAL(dup3)(fd, nfd, flags);
   if (ret >= 0) fd_copy(fd, nfd);
   return ret;
@@ -232,7 +246,7 @@ static void closing(int fd) {
 
 VOL_WRAPPER(int, close, (int fd)) {
   if (g.active) {
-    if (is_shim_fd(fd)) return 0;  // the shim's own socket stays open
+    if (is_shim_fd(fd) || (fd == g.lifeline && fd >= 0)) return 0;  // the shim's own fds stay open
     closing(fd);
   }
   return VOL_REAL(close)(fd);
@@ -249,10 +263,11 @@ extern "C" int vol_w_close_range(unsigned lo, unsigned hi, int flags) {
     for (unsigned fd = lo; fd <= hi && (int)fd <= max && fd < (unsigned)kMaxFds; fd++)
       if (g_fds[fd].mount1) closing((int)fd);
   }
-  // Close around the shim's sockets: [lo, s1-1], [s1+1, s2-1], … [sn+1, hi].
-  int fds[kConns];
+  // Close around the shim's fds: [lo, s1-1], [s1+1, s2-1], … [sn+1, hi].
+  int fds[kConns + 1];
   int n = shim_fds(fds);
-  for (int i = 1; i < n; i++)  // sort (n <= 8)
+  if (g.lifeline >= 0) fds[n++] = g.lifeline;
+  for (int i = 1; i < n; i++)  // sort (n <= 9)
     for (int j = i; j > 0 && fds[j] < fds[j - 1]; j--) {
       int t = fds[j];
       fds[j] = fds[j - 1];
@@ -295,9 +310,33 @@ static bool fd_may_write(int fd) {
   X(int, posix_fallocate64, (int fd, off64_t o, off64_t l), (fd, o, l))                \
   X(int, fsetxattr, (int fd, const char* n, const void* v, size_t s, int f), (fd, n, v, s, f)) \
   X(int, fremovexattr, (int fd, const char* n), (fd, n))
+// A shared content file is never changed through an fd (a read fd can
+// chmod, chown, set times and xattrs): it gets a private copy, and the
+// change is made to that, by path.
 #define VOL_GEN_FD_WRITE(RET, NAME, PARAMS, ARGS)                         \
   VOL_WRAPPER(RET, NAME, PARAMS) {                                        \
     if (!fd_may_write(fd)) return -1;                                     \
+    if ((unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1 && !(g_fds[fd].flags & kFdWrite)) { \
+      char priv[kPathMax];                                                \
+      int p = make_private_fd(fd, priv, sizeof priv);                     \
+      if (p < 0) return -1;                                               \
+      if (p > 0) {                                                        \
+        int pfd = (int)sys(SYS_openat, AT_FDCWD, priv, O_RDONLY | O_NOFOLLOW | O_CLOEXEC); \
+        if (pfd < 0) {                                                    \
+          errno = -pfd;                                                   \
+          return -1;                                                      \
+        }                                                                 \
+        int saved_fd = fd;                                                \
+        fd = pfd;                                                         \
+        RET r2 = VOL_REAL(NAME) ARGS;                                     \
+        int err = errno;                                                  \
+        sys(SYS_close, pfd);                                              \
+        fd = saved_fd;                                                    \
+        if (r2 == 0) notify_fd(fd, VOL_CHANGED_PATH);                     \
+        errno = err;                                                      \
+        return r2;                                                        \
+      }                                                                   \
+    }                                                                     \
     RET ret = VOL_REAL(NAME) ARGS;                                        \
     /* A write fd's file is reported when it is closed; others now. */    \
     if (ret == 0 && (unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1 && \

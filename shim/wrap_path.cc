@@ -39,11 +39,14 @@ void changed(const Resolved& r, uint32_t kind = VOL_CHANGED_PATH) {
   errno = saved;
 }
 
-// Before dropping a file's content (O_TRUNC, truncate to 0, unlink, rename
-// onto it): an incomplete file's slot is retired by the fetcher, so nothing is
-// fetched into it afterwards (session.h). Returns 0, or -1 with errno set.
+// Before dropping the content of a file still arriving that is not a shared
+// content file (O_TRUNC, truncate to 0, unlink, rename onto it): the fetcher
+// retires its slot so that nothing is fetched into it afterwards (session.h).
 int discard(const Resolved& r, bool follow) {
   if (r.mount < 0 || !incomplete_at(r.dirfd, r.path, follow)) return 0;
+  struct stat st;
+  if (sys(SYS_newfstatat, r.dirfd, r.path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) == 0 && is_content_file(st))
+    return 0;  // shared: its bytes keep arriving for whoever holds it
   char mp[kPathMax];
   if (!mount_path_of(r, mp, sizeof mp)) return 0;
   int err = notify_changed(mp, VOL_CHANGED_DISCARD);
@@ -53,9 +56,35 @@ int discard(const Resolved& r, bool follow) {
   }
   return 0;
 }
-
-// Before writing into or moving a file: an incomplete file is fetched in full.
-int copy_up(const Resolved& r) { return r.mount < 0 ? 0 : ensure_path_at(r.dirfd, r.path); }
+// Before changing an existing file (writing, truncating, its metadata): a
+// shared content file is replaced by a private copy (lazy.cc); `empty` when
+// its content is about to be dropped anyway. `follow`: the call follows a
+// final symlink, so the file it reaches is the one to copy. Returns 0, or -1
+// with errno set.
+int privatize(const Resolved& r, bool follow, bool empty = false) {
+  if (r.mount < 0 || !r.path) return 0;
+  // A file whose content is still arriving but that is not a shared content
+  // file (its cache link is gone): fetched in full before anything changes it.
+  if (empty && discard(r, follow) < 0) return -1;
+  if (!empty && incomplete_at(r.dirfd, r.path, follow)) {
+    struct stat st;
+    if (sys(SYS_newfstatat, r.dirfd, r.path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) == 0 && !is_content_file(st) &&
+        ensure_path_at(r.dirfd, r.path) < 0)
+      return -1;
+  }
+  if (!follow) return make_private(r.dirfd, r.path, empty);
+  struct stat st;
+  if (sys(SYS_newfstatat, r.dirfd, r.path, &st, 0) != 0 || !is_content_file(st)) return 0;
+  long fd = sys(SYS_openat, r.dirfd, r.path, O_PATH | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char real[kPathMax];
+  int ret = make_private_fd((int)fd, real, sizeof real);
+  sys(SYS_close, fd);
+  if (ret == 1 && empty) ret = 0;  // the copy already holds nothing to keep either way
+  return ret < 0 ? -1 : 0;
+}
+int parent_ready(const Resolved& r) { return r.mount < 0 ? 0 : populate_parent(r.dirfd, r.path); }
+int self_ready(const Resolved& r) { return r.mount < 0 ? 0 : populate_self(r.dirfd, r.path); }
 
 // A symlink in a view whose target is a view path: its size becomes the length
 // of the mount path that readlink hands back.
@@ -95,73 +124,84 @@ using namespace vol::shim;
   X(ssize_t, lgetxattr, (const char* path, const char* n, void* v, size_t s), (r.path, n, v, s)) \
   X(ssize_t, listxattr, (const char* path, char* l, size_t s), (r.path, l, s))              \
   X(ssize_t, llistxattr, (const char* path, char* l, size_t s), (r.path, l, s))             \
-  X(long, pathconf, (const char* path, int n), (r.path, n))                                 \
-  X(int, scandir, (const char* path, struct dirent*** l, int (*f)(const struct dirent*),    \
-                   int (*c)(const struct dirent**, const struct dirent**)), (r.path, l, f, c)) \
-  X(int, scandir64, (const char* path, struct dirent64*** l, int (*f)(const struct dirent64*), \
-                     int (*c)(const struct dirent64**, const struct dirent64**)), (r.path, l, f, c))
+  X(long, pathconf, (const char* path, int n), (r.path, n))
 
-// ---- read-only calls relative to a directory fd: RET NAME(int dirfd, const char* path, ...)
-#define VOL_AT_READ(X)                                                                     \
+// ---- listings: glibc opens the directory itself, so it is populated first ----------
+#define VOL_LISTS(X)                                                                       \
+  X(int, scandir, (const char* path, struct dirent*** l, int (*f)(const struct dirent*),    \
+                   int (*c)(const struct dirent**, const struct dirent**)), (r.path, l, f, c), \
+    AT_FDCWD)                                                                               \
+  X(int, scandir64, (const char* path, struct dirent64*** l, int (*f)(const struct dirent64*), \
+                     int (*c)(const struct dirent64**, const struct dirent64**)), (r.path, l, f, c), \
+    AT_FDCWD)                                                                               \
   X(int, scandirat, (int dirfd, const char* path, struct dirent*** l,                      \
                      int (*f)(const struct dirent*),                                        \
                      int (*c)(const struct dirent**, const struct dirent**)),               \
-    (dirfd, r.path, l, f, c))
+    (dirfd, r.path, l, f, c), dirfd)
 
 // ---- calls that modify the file system, one path ------------------------------
 #define VOL_PATH_WRITE(X)                                                                  \
-  X(int, mkdir, (const char* path, mode_t m), (r.path, m), 0)                               \
-  X(int, rmdir, (const char* path), (r.path), 0)                                            \
+  X(int, mkdir, (const char* path, mode_t m), (r.path, m), parent_ready(r))                 \
+  X(int, rmdir, (const char* path), (r.path), self_ready(r))                                \
   X(int, unlink, (const char* path), (r.path), discard(r, false))                           \
-  X(int, truncate, (const char* path, off_t l), (r.path, l), l ? copy_up(r) : discard(r, true)) \
-  X(int, truncate64, (const char* path, off64_t l), (r.path, l), l ? copy_up(r) : discard(r, true)) \
-  X(int, chmod, (const char* path, mode_t m), (r.path, m), 0)                               \
-  X(int, chown, (const char* path, uid_t u, gid_t g), (r.path, u, g), 0)                    \
-  X(int, lchown, (const char* path, uid_t u, gid_t g), (r.path, u, g), 0)                   \
-  X(int, utime, (const char* path, const struct utimbuf* t), (r.path, t), 0)                \
-  X(int, utimes, (const char* path, const struct timeval* t), (r.path, t), 0)               \
-  X(int, lutimes, (const char* path, const struct timeval* t), (r.path, t), 0)              \
-  X(int, mknod, (const char* path, mode_t m, dev_t d), (r.path, m, d), 0)                   \
-  X(int, mkfifo, (const char* path, mode_t m), (r.path, m), 0)                              \
+  X(int, truncate, (const char* path, off_t l), (r.path, l), privatize(r, true, l == 0))    \
+  X(int, truncate64, (const char* path, off64_t l), (r.path, l), privatize(r, true, l == 0)) \
+  X(int, chmod, (const char* path, mode_t m), (r.path, m), privatize(r, true))              \
+  X(int, chown, (const char* path, uid_t u, gid_t g), (r.path, u, g), privatize(r, true))   \
+  X(int, lchown, (const char* path, uid_t u, gid_t g), (r.path, u, g), privatize(r, false)) \
+  X(int, utime, (const char* path, const struct utimbuf* t), (r.path, t), privatize(r, true)) \
+  X(int, utimes, (const char* path, const struct timeval* t), (r.path, t), privatize(r, true)) \
+  X(int, lutimes, (const char* path, const struct timeval* t), (r.path, t), privatize(r, false)) \
+  X(int, mknod, (const char* path, mode_t m, dev_t d), (r.path, m, d), parent_ready(r))     \
+  X(int, mkfifo, (const char* path, mode_t m), (r.path, m), parent_ready(r))                \
   X(int, setxattr, (const char* path, const char* n, const void* v, size_t s, int f),       \
-    (r.path, n, v, s, f), 0)                                                                \
+    (r.path, n, v, s, f), privatize(r, true))                                               \
   X(int, lsetxattr, (const char* path, const char* n, const void* v, size_t s, int f),      \
-    (r.path, n, v, s, f), 0)                                                                \
-  X(int, removexattr, (const char* path, const char* n), (r.path, n), 0)                    \
-  X(int, lremovexattr, (const char* path, const char* n), (r.path, n), 0)
+    (r.path, n, v, s, f), privatize(r, false))                                              \
+  X(int, removexattr, (const char* path, const char* n), (r.path, n), privatize(r, true))   \
+  X(int, lremovexattr, (const char* path, const char* n), (r.path, n), privatize(r, false))
 
 #define VOL_AT_WRITE(X)                                                                    \
-  X(int, mkdirat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m), 0)           \
+  X(int, mkdirat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m), parent_ready(r)) \
   X(int, unlinkat, (int dirfd, const char* path, int f), (dirfd, r.path, f),                \
-    (f & AT_REMOVEDIR) ? 0 : discard(r, false))                                             \
-  X(int, fchmodat, (int dirfd, const char* path, mode_t m, int f), (dirfd, r.path, m, f), 0) \
+    (f & AT_REMOVEDIR) ? self_ready(r) : discard(r, false))                                 \
+  X(int, fchmodat, (int dirfd, const char* path, mode_t m, int f), (dirfd, r.path, m, f),   \
+    privatize(r, !(f & AT_SYMLINK_NOFOLLOW)))                                               \
   X(int, fchownat, (int dirfd, const char* path, uid_t u, gid_t g, int f),                  \
-    (dirfd, r.path, u, g, f), 0)                                                            \
+    (dirfd, r.path, u, g, f), privatize(r, !(f & AT_SYMLINK_NOFOLLOW)))                     \
   X(int, utimensat, (int dirfd, const char* path, const struct timespec* t, int f),         \
-    (dirfd, r.path, t, f), 0)                                                               \
-  X(int, futimesat, (int dirfd, const char* path, const struct timeval* t), (dirfd, r.path, t), 0) \
-  X(int, mknodat, (int dirfd, const char* path, mode_t m, dev_t d), (dirfd, r.path, m, d), 0) \
-  X(int, mkfifoat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m), 0)
+    (dirfd, r.path, t, f), privatize(r, !(f & AT_SYMLINK_NOFOLLOW)))                        \
+  X(int, futimesat, (int dirfd, const char* path, const struct timeval* t), (dirfd, r.path, t), \
+    privatize(r, true))                                                                     \
+  X(int, mknodat, (int dirfd, const char* path, mode_t m, dev_t d), (dirfd, r.path, m, d),  \
+    parent_ready(r))                                                                        \
+  X(int, mkfifoat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m), parent_ready(r))
 
-#define VOL_BODY_READ(DIRFD, RET, NAME, ARGS)        \
-  {                                                  \
-    Resolved r;                                      \
-    if (!resolve(DIRFD, path, &r)) return fail<RET>(); \
-    return VOL_REAL(NAME) ARGS;                      \
+#define VOL_BODY_READ(DIRFD, RET, NAME, ARGS)                                    \
+  {                                                                              \
+    Resolved r;                                                                  \
+    if (!resolve(DIRFD, path, &r)) return fail<RET>();                           \
+    return lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(NAME) ARGS; }); \
   }
-#define VOL_BODY_WRITE(DIRFD, RET, NAME, ARGS, PRE)                   \
-  {                                                                   \
-    Resolved r;                                                       \
-    if (!resolve(DIRFD, path, &r) || !may_write(r)) return fail<RET>(); \
-    if (r.mount >= 0 && (PRE) < 0) return fail<RET>();                \
-    RET ret = VOL_REAL(NAME) ARGS;                                    \
-    if (ret == 0) changed(r);                                         \
-    return ret;                                                       \
+#define VOL_BODY_WRITE(DIRFD, RET, NAME, ARGS, PRE)                                   \
+  {                                                                                   \
+    Resolved r;                                                                       \
+    if (!resolve(DIRFD, path, &r) || !may_write(r)) return fail<RET>();               \
+    if (r.mount >= 0 && (PRE) < 0) return fail<RET>();                                \
+    RET ret = lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(NAME) ARGS; }); \
+    if (ret == 0) changed(r);                                                         \
+    return ret;                                                                       \
   }
 #define VOL_GEN_PATH_READ(RET, NAME, PARAMS, ARGS) \
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_READ(AT_FDCWD, RET, NAME, ARGS)
-#define VOL_GEN_AT_READ(RET, NAME, PARAMS, ARGS) \
-  VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_READ(dirfd, RET, NAME, ARGS)
+#define VOL_GEN_LIST(RET, NAME, PARAMS, ARGS, DIRFD)                                   \
+  VOL_WRAPPER(RET, NAME, PARAMS) {                                                      \
+    Resolved r;                                                                         \
+    if (!resolve(DIRFD, path, &r)) return fail<RET>();                                  \
+    return lazy_retry(r.mount, r.dirfd, r.path, [&] {                                   \
+      return self_ready(r) < 0 ? fail<RET>() : VOL_REAL(NAME) ARGS;                     \
+    });                                                                                 \
+  }
 #define VOL_GEN_PATH_WRITE(RET, NAME, PARAMS, ARGS, PRE) \
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(AT_FDCWD, RET, NAME, ARGS, PRE)
 #define VOL_GEN_AT_WRITE(RET, NAME, PARAMS, ARGS, PRE) \
@@ -184,7 +224,7 @@ using namespace vol::shim;
   VOL_WRAPPER(int, NAME, PARAMS) {                                         \
     Resolved r;                                                            \
     if (!resolve(DIRFD, path, &r)) return -1;                              \
-    int ret = VOL_REAL(NAME) ARGS;                                         \
+    int ret = lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(NAME) ARGS; }); \
     if (ret == 0 && r.mount >= 0) stat_fixups(DIRFD, r.path, b);          \
     return ret;                                                            \
   }
@@ -193,24 +233,33 @@ template <typename St>
 static void stat_fixups(int dirfd, const char* path, St* b) {
   if (S_ISLNK(b->st_mode)) {
     link_size(dirfd, path, &b->st_size);
-  } else if (S_ISREG(b->st_mode)) {
-    dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
-    b->st_ctim = b->st_mtim;  // see view_file_ctime in shim.h
+  } else {
+    content_fixups_st(b);
+    if (S_ISREG(b->st_mode)) {
+      dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
+      b->st_ctim = b->st_mtim;  // see view_file_ctime in shim.h
+    }
   }
 }
 static void stat_fixups(int dirfd, const char* path, struct statx* b) {
   if (S_ISLNK(b->stx_mode)) {
     link_size(dirfd, path, &b->stx_size);
-  } else if (S_ISREG(b->stx_mode)) {
-    if (b->stx_mask & STATX_BLOCKS)
-      dense_blocks(makedev(b->stx_dev_major, b->stx_dev_minor), b->stx_ino, b->stx_size,
-                   &b->stx_blocks);
-    if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
+  } else {
+    uint64_t dev = makedev(b->stx_dev_major, b->stx_dev_minor);
+    uint32_t mode = b->stx_mode;
+    uint64_t nlink = b->stx_nlink;
+    content_fixups(dev, b->stx_ino, &mode, &nlink);
+    if (b->stx_mask & STATX_MODE) b->stx_mode = (uint16_t)mode;
+    if (b->stx_mask & STATX_NLINK) b->stx_nlink = (uint32_t)nlink;
+    if (S_ISREG(b->stx_mode)) {
+      if (b->stx_mask & STATX_BLOCKS) dense_blocks(dev, b->stx_ino, b->stx_size, &b->stx_blocks);
+      if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
+    }
   }
 }
 VOL_STATS(VOL_GEN_STAT)
 VOL_PATH_READ(VOL_GEN_PATH_READ)
-VOL_AT_READ(VOL_GEN_AT_READ)
+VOL_LISTS(VOL_GEN_LIST)
 VOL_PATH_WRITE(VOL_GEN_PATH_WRITE)
 VOL_AT_WRITE(VOL_GEN_AT_WRITE)
 
@@ -224,7 +273,7 @@ static int xstat_at(int dirfd, const char* path, void* buf, int flags) {
   if (!real_fstatat_x_ptr)
     resolve_real(reinterpret_cast<void**>(&real_fstatat_x_ptr), "fstatat");
   auto* st = static_cast<struct stat*>(buf);
-  int ret = real_fstatat_x_ptr(dirfd, r.path, st, flags);
+  int ret = lazy_retry(r.mount, r.dirfd, r.path, [&] { return real_fstatat_x_ptr(dirfd, r.path, st, flags); });
   if (ret == 0 && r.mount >= 0) stat_fixups(dirfd, r.path, st);
   return ret;
 }
@@ -246,29 +295,58 @@ extern "C" VOL_API int vol_w___fxstatat64(int, int d, const char* p, void* b, in
 extern "C" int vol_w___fxstatat64(int, int d, const char* p, void* b, int f) { return xstat_at(d, p, b, f); }
 
 // ---- access: a write-access question on a read-only mount is EROFS ------------
-static int access_check(const Resolved& r, int mode) {
-  if ((mode & W_OK) && !may_write(r)) return -1;
+// A content file lacks write bits on disk (it is shared); whether a program
+// may write it is what its mode in the snapshot says (it gets a private copy).
+static int access_check(const Resolved& r, int* mode, int flags) {
+  if ((*mode & W_OK) && !may_write(r)) return -1;
+  struct stat st;
+  if ((*mode & W_OK) && r.mount >= 0 && sys(SYS_newfstatat, r.dirfd, r.path, &st, flags & AT_SYMLINK_NOFOLLOW) == 0 &&
+      is_content_file(st)) {
+    content_fixups_st(&st);
+    uid_t uid = (flags & AT_EACCESS) ? geteuid() : getuid();
+    bool ok = uid == 0 || (st.st_uid == uid ? (st.st_mode & S_IWUSR)
+                           : (st.st_gid == ((flags & AT_EACCESS) ? getegid() : getgid())) ? (st.st_mode & S_IWGRP)
+                                                                                            : (st.st_mode & S_IWOTH));
+    if (!ok) {
+      errno = EACCES;
+      return -1;
+    }
+    *mode &= ~W_OK;
+    if (*mode == 0) *mode = F_OK;
+  }
   return 0;
 }
 VOL_WRAPPER(int, access, (const char* path, int mode)) {
   Resolved r;
-  if (!resolve(AT_FDCWD, path, &r) || access_check(r, mode)) return -1;
-  return VOL_REAL(access)(r.path, mode);
+  if (!resolve(AT_FDCWD, path, &r)) return -1;
+  return lazy_retry(r.mount, r.dirfd, r.path, [&] {
+    int m = mode;
+    return access_check(r, &m, 0) ? -1 : VOL_REAL(access)(r.path, m);
+  });
 }
 VOL_WRAPPER(int, euidaccess, (const char* path, int mode)) {
   Resolved r;
-  if (!resolve(AT_FDCWD, path, &r) || access_check(r, mode)) return -1;
-  return VOL_REAL(euidaccess)(r.path, mode);
+  if (!resolve(AT_FDCWD, path, &r)) return -1;
+  return lazy_retry(r.mount, r.dirfd, r.path, [&] {
+    int m = mode;
+    return access_check(r, &m, AT_EACCESS) ? -1 : VOL_REAL(euidaccess)(r.path, m);
+  });
 }
 VOL_WRAPPER(int, eaccess, (const char* path, int mode)) {
   Resolved r;
-  if (!resolve(AT_FDCWD, path, &r) || access_check(r, mode)) return -1;
-  return VOL_REAL(eaccess)(r.path, mode);
+  if (!resolve(AT_FDCWD, path, &r)) return -1;
+  return lazy_retry(r.mount, r.dirfd, r.path, [&] {
+    int m = mode;
+    return access_check(r, &m, AT_EACCESS) ? -1 : VOL_REAL(eaccess)(r.path, m);
+  });
 }
 VOL_WRAPPER(int, faccessat, (int dirfd, const char* path, int mode, int flags)) {
   Resolved r;
-  if (!resolve(dirfd, path, &r) || access_check(r, mode)) return -1;
-  return VOL_REAL(faccessat)(dirfd, r.path, mode, flags);
+  if (!resolve(dirfd, path, &r)) return -1;
+  return lazy_retry(r.mount, r.dirfd, r.path, [&] {
+    int m = mode;
+    return access_check(r, &m, flags) ? -1 : VOL_REAL(faccessat)(dirfd, r.path, m, flags);
+  });
 }
 
 // ---- open -----------------------------------------------------------------------
@@ -298,7 +376,8 @@ static int open_impl(int dirfd, const char* path, int flags, mode_t mode) {
   bool writes = is_write_open(flags);
   if (writes) {
     if (!may_write(r)) return -1;
-    if ((flags & O_TRUNC) ? discard(r, true) < 0 : copy_up(r) < 0) return -1;
+    if ((flags & O_CREAT) && parent_ready(r) < 0) return -1;
+    if (privatize(r, !(flags & O_NOFOLLOW), flags & O_TRUNC) < 0) return -1;
   } else if ((flags & O_CREAT) && !may_write(r)) {
     // O_CREAT of an existing file only opens it; creating one is a write.
     int fd = real(dirfd, r.path, flags & ~(O_CREAT | O_EXCL), 0);
@@ -311,7 +390,8 @@ static int open_impl(int dirfd, const char* path, int flags, mode_t mode) {
     if (fd >= 0) fd_note(fd, r.mount, flags);
     return fd;
   }
-  int fd = real(dirfd, r.path, flags, mode);
+  if ((flags & O_CREAT) && !writes && parent_ready(r) < 0) return -1;
+  int fd = lazy_retry(r.mount, r.dirfd, r.path, [&] { return real(dirfd, r.path, flags, mode); });
   if (fd >= 0) {
     fd_note(fd, r.mount, flags);
     if ((flags & O_ACCMODE) != O_RDONLY) changed(r, VOL_CHANGED_OPEN_WRITE);
@@ -389,22 +469,22 @@ static bool fopen_check(const char* path, const char* mode, Resolved* r, int* fl
   if (!resolve(AT_FDCWD, path, r)) return false;
   *flags = fopen_flags(mode);
   if (r->mount < 0 || !is_write_open(*flags)) return true;
-  if (!may_write(*r)) return false;
-  return ((*flags & O_TRUNC) ? discard(*r, true) : copy_up(*r)) == 0;
+  if (!may_write(*r) || parent_ready(*r) < 0) return false;
+  return privatize(*r, true, *flags & O_TRUNC) == 0;
 }
 #define VOL_GEN_FOPEN(NAME)                                                  \
   VOL_WRAPPER(FILE*, NAME, (const char* path, const char* mode)) {           \
     Resolved r;                                                              \
     int flags;                                                               \
     if (!fopen_check(path, mode, &r, &flags)) return nullptr;                \
-    return fopen_done(VOL_REAL(NAME)(r.path, mode), r, flags);               \
+    return fopen_done(lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(NAME)(r.path, mode); }), r, flags); \
   }
 #define VOL_GEN_FREOPEN(NAME)                                                          \
   VOL_WRAPPER(FILE*, NAME, (const char* path, const char* mode, FILE* stream)) {       \
     Resolved r;                                                                        \
     int flags;                                                                         \
     if (!fopen_check(path, mode, &r, &flags)) return nullptr;                          \
-    return fopen_done(VOL_REAL(NAME)(r.path, mode, stream), r, flags);                 \
+    return fopen_done(lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(NAME)(r.path, mode, stream); }), r, flags); \
   }
 VOL_GEN_FOPEN(fopen)
 VOL_GEN_FOPEN(fopen64)
@@ -420,7 +500,7 @@ VOL_WRAPPER(FILE*, fdopen, (int fd, const char* mode)) {
 VOL_WRAPPER(DIR*, opendir, (const char* path)) {
   Resolved r;
   if (!resolve(AT_FDCWD, path, &r)) return nullptr;
-  DIR* d = VOL_REAL(opendir)(r.path);
+  DIR* d = lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(opendir)(r.path); });
   if (d && r.mount >= 0) fd_note(dirfd(d), r.mount, O_RDONLY);
   return d;
 }
@@ -428,7 +508,7 @@ VOL_WRAPPER(DIR*, opendir, (const char* path)) {
 VOL_WRAPPER(int, chdir, (const char* path)) {
   Resolved r;
   if (!resolve(AT_FDCWD, path, &r)) return -1;
-  int ret = VOL_REAL(chdir)(r.path);
+  int ret = lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(chdir)(r.path); });
   if (ret == 0 && g.active && own_process()) update_cwd();
   return ret;
 }
@@ -490,7 +570,7 @@ VOL_WRAPPER(char*, realpath, (const char* path, char* resolved)) {
   if (!resolve(AT_FDCWD, path, &r)) return nullptr;
   if (!g.active) return VOL_REAL(realpath)(r.path, resolved);
   char tmp[kPathMax];
-  if (!VOL_REAL(realpath)(r.path, tmp)) return nullptr;
+  if (!lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(realpath)(r.path, tmp); })) return nullptr;
   if (untranslate_in_place(tmp, sizeof tmp) < 0) {
     errno = ENAMETOOLONG;
     return nullptr;
@@ -521,14 +601,18 @@ VOL_WRAPPER(ssize_t, readlink, (const char* path, char* buf, size_t size)) {
   if (!resolve(AT_FDCWD, path, &r)) return -1;
   if (!g.active) return VOL_REAL(readlink)(r.path, buf, size);
   char tmp[kPathMax];
-  return readlink_done(VOL_REAL(readlink)(r.path, tmp, sizeof tmp - 1), tmp, buf, size);
+  return readlink_done(
+      lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(readlink)(r.path, tmp, sizeof tmp - 1); }), tmp,
+      buf, size);
 }
 VOL_WRAPPER(ssize_t, readlinkat, (int dirfd, const char* path, char* buf, size_t size)) {
   Resolved r;
   if (!resolve(dirfd, path, &r)) return -1;
   if (!g.active) return VOL_REAL(readlinkat)(dirfd, r.path, buf, size);
   char tmp[kPathMax];
-  return readlink_done(VOL_REAL(readlinkat)(dirfd, r.path, tmp, sizeof tmp - 1), tmp, buf, size);
+  return readlink_done(
+      lazy_retry(r.mount, r.dirfd, r.path, [&] { return VOL_REAL(readlinkat)(dirfd, r.path, tmp, sizeof tmp - 1); }),
+      tmp, buf, size);
 }
 extern "C" VOL_API ssize_t vol_w___readlink_chk(const char*, char*, size_t, size_t) __asm__("__readlink_chk");
 extern "C" ssize_t vol_w___readlink_chk(const char* p, char* b, size_t s, size_t) {
@@ -550,11 +634,13 @@ static bool two_paths(int d1, const char* p1, Resolved* a, int d2, const char* p
   }
   return true;
 }
-// rename: the source is fetched in full if it is an incomplete file (it moves),
-// the file it replaces is discarded; afterwards one RENAME names both paths.
+// rename: the source moves as it is (a content file stays shared: its bytes
+// are fetched by inode); the target's directory is populated, and a target
+// that is an unpopulated directory too (it is not empty). Afterwards one
+// RENAME names both paths.
 static int rename_pre(const Resolved& a, const Resolved& b) {
   if (a.mount < 0) return 0;
-  if (copy_up(a) < 0) return -1;
+  if (populate_parent(a.dirfd, a.path) < 0 || parent_ready(b) < 0 || self_ready(b) < 0) return -1;
   return discard(b, false);
 }
 static int rename_done(int ret, const Resolved& a, const Resolved& b) {
@@ -589,13 +675,16 @@ static int link_done(int ret, const Resolved& b) {
 }
 VOL_WRAPPER(int, link, (const char* from, const char* to)) {
   Resolved a, b;
-  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b) || copy_up(a) < 0) return -1;
-  return link_done(VOL_REAL(link)(a.path, b.path), b);
+  if (!two_paths(AT_FDCWD, from, &a, AT_FDCWD, to, &b) || privatize(a, false) < 0 || parent_ready(b) < 0)
+    return -1;
+  return link_done(lazy_retry(a.mount, a.dirfd, a.path, [&] { return VOL_REAL(link)(a.path, b.path); }), b);
 }
 VOL_WRAPPER(int, linkat, (int d1, const char* from, int d2, const char* to, int f)) {
   Resolved a, b;
-  if (!two_paths(d1, from, &a, d2, to, &b) || copy_up(a) < 0) return -1;
-  return link_done(VOL_REAL(linkat)(d1, a.path, d2, b.path, f), b);
+  if (!two_paths(d1, from, &a, d2, to, &b) || privatize(a, f & AT_SYMLINK_FOLLOW) < 0 || parent_ready(b) < 0)
+    return -1;
+  return link_done(lazy_retry(a.mount, a.dirfd, a.path, [&] { return VOL_REAL(linkat)(d1, a.path, d2, b.path, f); }),
+                   b);
 }
 
 // symlink: the target is stored, not followed now. An absolute target inside a
@@ -609,6 +698,7 @@ static int symlink_impl(const char* target, int dirfd, const char* path) {
     if (!resolve(AT_FDCWD, target, &t)) return -1;
     if (t.mount >= 0) stored = t.path;
   }
+  if (parent_ready(r) < 0) return -1;
   VOL_REAL_DECL(symlinkat);
   int ret = VOL_REAL(symlinkat)(stored, dirfd, r.path);
   if (ret == 0) changed(r);
@@ -630,7 +720,7 @@ static int mktemp_impl(char* tmpl, int suffixlen, bool dir, Call call) {
   Resolved r;
   if (!resolve(AT_FDCWD, tmpl, &r)) return -1;
   if (r.mount < 0 && r.path == tmpl) return call(tmpl);
-  if (!may_write(r)) return -1;
+  if (!may_write(r) || parent_ready(r) < 0) return -1;
   char local[kPathMax];
   size_t n = strlen(r.path), user = strlen(tmpl);
   memcpy(local, r.path, n + 1);

@@ -86,8 +86,12 @@ EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_comp
   return out;
 }
 
-absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view bytes,
-                                         absl::string_view name) {
+namespace {
+
+// The checks and decoding of DecodeObject; the payload lands in *scratch only
+// when it must be decompressed.
+absl::StatusOr<absl::string_view> Decode(ObjectKind kind, absl::string_view bytes, absl::string_view name,
+                                         std::string* scratch) {
   if (bytes.size() < kObjectHeaderSize) {
     return Corrupt(name, absl::StrCat("only ", bytes.size(), " bytes, truncated"));
   }
@@ -104,24 +108,25 @@ absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view byte
   }
   uint64_t raw_size = GetLe64(bytes.data() + 8);
   absl::string_view payload = bytes.substr(kObjectHeaderSize);
-  std::string raw;
+  absl::string_view raw;
   switch (static_cast<Codec>(bytes[6])) {
     case Codec::kRaw:
       if (payload.size() != raw_size) {
         return Corrupt(name, absl::StrCat("payload is ", payload.size(), " bytes, header says ",
                                           raw_size));
       }
-      raw.assign(payload.data(), payload.size());
+      raw = payload;
       break;
     case Codec::kZstd: {
       unsigned long long framed = ZSTD_getFrameContentSize(payload.data(), payload.size());
       if (framed != raw_size) return Corrupt(name, "compressed frame size mismatch");
-      raw.resize(raw_size);
-      size_t n = ZSTD_decompress(raw.data(), raw.size(), payload.data(), payload.size());
+      scratch->resize(raw_size);
+      size_t n = ZSTD_decompress(scratch->data(), scratch->size(), payload.data(), payload.size());
       if (ZSTD_isError(n) || n != raw_size) {
         return Corrupt(name, absl::StrCat("zstd: ", ZSTD_isError(n) ? ZSTD_getErrorName(n)
                                                                     : "short output"));
       }
+      raw = *scratch;
       break;
     }
     default:
@@ -135,14 +140,37 @@ absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view byte
   return raw;
 }
 
-absl::StatusOr<std::string> DecodeObjectWithId(ObjectKind kind, absl::string_view bytes,
-                                               const ObjectId& expected, absl::string_view name) {
+absl::Status CheckNamed(absl::string_view bytes, const ObjectId& expected, absl::string_view name) {
   if (bytes.size() >= kObjectHeaderSize &&
       memcmp(bytes.data() + 16, expected.bytes().data(), 16) != 0 &&
       memcmp(bytes.data(), kMagic, 4) == 0 &&
       static_cast<uint8_t>(bytes[4]) == kObjectFormatVersion) {
     return Corrupt(name, "its header names different content");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view bytes,
+                                         absl::string_view name) {
+  std::string scratch;
+  absl::StatusOr<absl::string_view> raw = Decode(kind, bytes, name, &scratch);
+  if (!raw.ok()) return raw.status();
+  if (raw->data() == scratch.data()) return scratch;
+  return std::string(*raw);
+}
+
+absl::StatusOr<absl::string_view> DecodeObjectView(ObjectKind kind, absl::string_view bytes,
+                                                   const ObjectId& expected, absl::string_view name,
+                                                   std::string* scratch) {
+  if (absl::Status s = CheckNamed(bytes, expected, name); !s.ok()) return s;
+  return Decode(kind, bytes, name, scratch);
+}
+
+absl::StatusOr<std::string> DecodeObjectWithId(ObjectKind kind, absl::string_view bytes,
+                                               const ObjectId& expected, absl::string_view name) {
+  if (absl::Status s = CheckNamed(bytes, expected, name); !s.ok()) return s;
   return DecodeObject(kind, bytes, name);
 }
 

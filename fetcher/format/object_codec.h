@@ -47,6 +47,12 @@ EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_comp
 absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view bytes,
                                          absl::string_view name);
 
+// Like DecodeObjectWithId, without copying: the payload as a view into
+// `bytes` (raw codec) or into `*scratch` (zstd), valid while both live.
+absl::StatusOr<absl::string_view> DecodeObjectView(ObjectKind kind, absl::string_view bytes,
+                                                   const ObjectId& expected, absl::string_view name,
+                                                   std::string* scratch);
+
 // Like DecodeObject, and also requires the payload hash to equal `expected`.
 absl::StatusOr<std::string> DecodeObjectWithId(ObjectKind kind, absl::string_view bytes,
                                                const ObjectId& expected, absl::string_view name);

@@ -21,6 +21,12 @@ class ObjectId {
   static ObjectId Of(absl::string_view bytes);
   // Parses 32 lowercase hex digits; nullopt otherwise.
   static std::optional<ObjectId> FromHex(absl::string_view hex);
+  // The id whose canonical (big-endian) bytes are p[0..15].
+  static ObjectId FromBytes(const uint8_t* p) {
+    ObjectId id;
+    for (size_t i = 0; i < id.bytes_.size(); ++i) id.bytes_[i] = p[i];
+    return id;
+  }
 
   std::string Hex() const;
   bool IsZero() const { return bytes_ == std::array<uint8_t, 16>{}; }

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "fetcher/session/open_writers.h"
 #include "fetcher/session/session_dir.h"
-#include "fetcher/session/view_builder.h"
+#include "fetcher/session/view_populator.h"
 #include "fetcher/transfer/upload.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/volume/volume_writer.h"
@@ -30,14 +30,25 @@ struct Op {
   enum Kind { kRemove, kPut, kRebuildDir } kind = kPut;
   Entry entry;                     // kPut, and the directory itself for kRebuildDir
   std::vector<std::pair<VolumePath, Entry>> below;  // kRebuildDir: everything below, parents first
+                                                    // (a directory with a tree: put as it is)
   std::vector<VolumePath> keep;    // kRebuildDir: open files whose old entries stay
 };
 
 class Planner {
  public:
-  Planner(const SessionMount& m, const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
-          const absl::flat_hash_set<FileKey>* open)
-      : m_(m), records_(records), open_(open) {}
+  Planner(const SessionMount& m, ViewIndex& index, const absl::flat_hash_set<FileKey>* open)
+      : m_(m), index_(index), open_(open) {}
+
+  // The snapshot entry an unchanged view object mirrors (a content file, an
+  // unpopulated directory), or nullopt.
+  std::optional<Entry> OriginOf(const struct stat& st) {
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return std::nullopt;
+    std::optional<Entry> e = index_.Origin(st.st_dev, st.st_ino);
+    if (e && (e->is_dir() != S_ISDIR(st.st_mode) || (e->is_file() && e->size != static_cast<uint64_t>(st.st_size)))) {
+      return std::nullopt;
+    }
+    return e;
+  }
 
   // The entry for the view object at `local`, or nullopt when it is left out
   // (open for writing). Files to upload are queued in `uploads`.
@@ -56,6 +67,15 @@ class Planner {
       e.target = RewriteSymlinkTarget(target, m_.view, m_.mount);
       e.size = e.target.size();
       return e;
+    }
+    if (std::optional<Entry> origin = OriginOf(st)) {
+      // Unchanged since the snapshot: a content file as it was; an
+      // unpopulated directory's contents (its own mode and mtime are the view's).
+      if (origin->is_dir()) {
+        origin->mode = e.mode;
+        origin->mtime_ns = e.mtime_ns;
+      }
+      return *origin;
     }
     if (S_ISDIR(st.st_mode)) {
       e.type = EntryType::kDir;
@@ -84,13 +104,6 @@ class Planner {
     e.mtime_ns = MtimeNs(pst);
     e.type = EntryType::kFile;
     e.size = static_cast<uint64_t>(pst.st_size);
-    auto rec = records_.find(local);
-    if (rec != records_.end() && (!rec->second.complete || !rec->second.dirty) &&
-        rec->second.entry.size == e.size) {
-      // Content as committed: never written (an incomplete file cannot have been).
-      e.chunks = rec->second.entry.chunks;
-      return e;
-    }
     if (e.size > 0) {
       uploads_.push_back({path, pinned, EntryType::kFile, e.size, e.mode, e.mtime_ns, ""});
       if (patch) patch->push_back(nullptr);  // filled after the upload
@@ -114,7 +127,7 @@ class Planner {
         continue;
       }
       op.below.emplace_back(cp, **e);
-      if (S_ISDIR(st.st_mode)) {
+      if (S_ISDIR(st.st_mode) && (*e)->tree == EmptyTreeId()) {
         if (absl::Status s = Walk(child, cp, op); !s.ok()) return s;
       }
     }
@@ -128,7 +141,7 @@ class Planner {
 
  private:
   const SessionMount& m_;
-  const absl::flat_hash_map<std::string, FetchEngine::Record>& records_;
+  ViewIndex& index_;
   const absl::flat_hash_set<FileKey>* open_;
 };
 
@@ -138,9 +151,9 @@ bool Below(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
-absl::StatusOr<CommitReport> CommitChanges(
-    ObjectStore& store, const SessionMount& mount, const std::vector<std::string>& changed_in,
-    const absl::flat_hash_map<std::string, FetchEngine::Record>& records, bool skip_open) {
+absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMount& mount,
+                                           const std::vector<std::string>& changed_in, ViewIndex& index,
+                                           bool skip_open) {
   CommitReport report;
   std::vector<std::string> changed = changed_in;
   std::sort(changed.begin(), changed.end());
@@ -155,7 +168,7 @@ absl::StatusOr<CommitReport> CommitChanges(
 
   absl::flat_hash_set<FileKey> open;
   if (skip_open) open = FilesOpenForWriting();
-  Planner planner(mount, records, skip_open ? &open : nullptr);
+  Planner planner(mount, index, skip_open ? &open : nullptr);
   // Beside the view, on its file system, so that hard links work.
   std::string scratch = absl::StrCat(mount.view, ".commit");
   RemoveTreeForce(scratch).IgnoreError();
@@ -186,7 +199,7 @@ absl::StatusOr<CommitReport> CommitChanges(
       continue;
     }
     op.entry = **e;
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR(st.st_mode) && op.entry.tree == EmptyTreeId()) {
       op.kind = Op::kRebuildDir;
       if (absl::Status s = planner.Walk(local, *vp, op); !s.ok()) return s;
     }
@@ -240,7 +253,7 @@ absl::StatusOr<CommitReport> CommitChanges(
           }
           if (absl::Status s = tree.PutDir(op.path, op.entry.mode, op.entry.mtime_ns); !s.ok()) return s;
           for (const auto& [p, e] : op.below) {
-            absl::Status s = e.is_dir() ? tree.PutDir(p, e.mode, e.mtime_ns) : tree.Put(p, e);
+            absl::Status s = e.is_dir() && e.tree == EmptyTreeId() ? tree.PutDir(p, e.mode, e.mtime_ns) : tree.Put(p, e);
             if (!s.ok()) return s;
             if (!e.is_dir()) {
               stats.files += 1;

@@ -7,10 +7,11 @@
 //     it when the view no longer has it. A changed directory is rebuilt from
 //     the view: removed from the tree and put back with everything below it.
 //   - Content is hashed and uploaded only for files the program wrote (or
-//     created). A committed file it did not write keeps its chunk list —
-//     never read, and never read as zeros when it was not fetched: a file
-//     that is not complete has not been written (the shim copies up before
-//     any write).
+//     created). A committed file it did not write is still the shared cache's
+//     content file (the shim makes a private copy before any change), whose
+//     entry the ViewIndex knows: it keeps its chunk list — never read, and
+//     never read as zeros when it was not fetched. An unpopulated directory
+//     keeps its tree.
 //   - A file open for writing (by any process: FilesOpenForWriting) is left
 //     out when `skip_open` is set, and stays changed for a later commit, so a
 //     snapshot never holds a half-written file. Where it already had an entry
@@ -27,7 +28,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "fetcher/session/fetch_engine.h"
+#include "fetcher/session/view_index.h"
 #include "fetcher/store/object_store.h"
 #include "fetcher/volume/volumes.h"
 
@@ -52,10 +53,10 @@ struct CommitReport {
 };
 
 // `changed`: volume paths relative to the mount ("a/b"), any order.
-// `records`: FetchEngine::Records() of the session, keyed by view path.
-absl::StatusOr<CommitReport> CommitChanges(
-    ObjectStore& store, const SessionMount& mount, const std::vector<std::string>& changed,
-    const absl::flat_hash_map<std::string, FetchEngine::Record>& records, bool skip_open);
+// `index`: what the session knows of view objects that came from a snapshot.
+absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMount& mount,
+                                           const std::vector<std::string>& changed, ViewIndex& index,
+                                           bool skip_open);
 
 }  // namespace vol
 

@@ -26,24 +26,22 @@ bool UniformChunks(const Entry& e) {
   return !e.chunks.empty() && e.chunks.back().size <= kChunkSize;
 }
 
-// Opens a view file for writing even when its mode has no write bit.
-UniqueFd OpenForWrite(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (fd.ok() || errno != EACCES) return fd;
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return fd;
-  if (chmod(path.c_str(), (st.st_mode & 07777) | S_IWUSR) != 0) return fd;
-  fd.reset(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  int err = errno;
-  chmod(path.c_str(), st.st_mode & 07777);
-  errno = err;
-  return fd;
+struct timespec ToTimespec(int64_t ns) {
+  return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
 }
+
+// Per worker: the buffers a chunk passes through, reused so that fetching
+// does not fault in fresh pages for every chunk.
+struct WorkerBuffers {
+  std::string object;   // the stored object as received
+  std::string decoded;  // zstd's output
+};
+thread_local WorkerBuffers t_buffers;
 
 }  // namespace
 
-FetchEngine::FetchEngine(ObjectStore& store, ChunkCache* cache, PresenceTable& presence,
-                         int workers, ReadAheadParams read_ahead)
+FetchEngine::FetchEngine(ObjectStore& store, ContentCache& cache, PresenceTable& presence, int workers,
+                         ReadAheadParams read_ahead)
     : store_(store), cache_(cache), presence_(presence), ra_params_(read_ahead) {
   event_fd_ = eventfd(0, EFD_CLOEXEC);
   for (int i = 0; i < std::max(workers, 1); ++i) threads_.emplace_back([this] { Work(); });
@@ -56,47 +54,104 @@ FetchEngine::~FetchEngine() {
   }
   for (std::thread& t : threads_) t.join();
   if (event_fd_ >= 0) close(event_fd_);
-  auto close_fd = [](File& f) {
-    absl::MutexLock lock(&f.write_mu);
-    if (f.fd >= 0) close(f.fd);
-  };
-  for (auto& [slot, f] : files_) close_fd(*f);
-  for (auto& f : retired_) close_fd(*f);
 }
 
-absl::Status FetchEngine::AddFile(const ViewFile& view) {
-  bool uniform = UniformChunks(view.entry);
-  uint64_t block = uniform ? kChunkSize : std::max<uint64_t>(view.entry.size, 1);
-  absl::StatusOr<uint32_t> slot = presence_.Insert(view.dev, view.ino, view.entry.size, block);
+absl::StatusOr<uint32_t> FetchEngine::AddContent(const Entry& entry, ContentCache::File content,
+                                                 const EntryOrigin& origin) {
+  absl::MutexLock lock(&files_mu_);
+  std::pair<uint64_t, uint64_t> inode{content.dev, content.ino};
+  if (auto it = by_inode_.find(inode); it != by_inode_.end()) {
+    File& known = *files_.at(it->second);
+    absl::MutexLock io(&known.io_mu);
+    if (known.content.key == content.key) return it->second;
+    // Otherwise the inode was freed and reused for other content: start over.
+  }
+  bool uniform = UniformChunks(entry);
+  SlotInfo info;
+  info.kind = VOL_SLOT_FILE;
+  info.shared = true;
+  info.size = entry.size;
+  info.block_size = uniform ? kChunkSize : std::max<uint64_t>(entry.size, 1);
+  info.mode = MaterialMode(entry.mode);
+  info.origin_tree = origin.tree;
+  info.origin_index = origin.index;
+  size_t n = entry.chunks.size();
+  bool complete = content.complete;
+  if (!complete) {
+    complete = std::all_of(content.present.begin(), content.present.end(), [](uint8_t b) { return b != 0; }) &&
+               content.present.size() == n;
+  }
+  info.complete = complete;
+  absl::StatusOr<uint32_t> slot = presence_.Insert(content.dev, content.ino, info);
   if (!slot.ok()) return slot.status();
   auto f = std::make_unique<File>(ra_params_);
-  f->view = view;
+  f->entry = entry;
+  f->entry.name.clear();
   f->slot = *slot;
   f->uniform = uniform;
   uint64_t off = 0;
-  for (const ChunkRef& c : view.entry.chunks) {
+  for (const ChunkRef& c : entry.chunks) {
     f->offsets.push_back(off);
     off += c.size;
   }
-  if (off != view.entry.size) {
-    return absl::DataLossError(absl::StrCat("the tree gives ", view.path, " ", view.entry.size,
+  if (off != entry.size) {
+    return absl::DataLossError(absl::StrCat("the tree gives a file ", entry.size,
                                             " bytes but its chunks hold ", off));
   }
-  f->state.assign(view.entry.chunks.size(), ChunkState::kAbsent);
-  by_path_[view.path] = f.get();
-  if (auto old = files_.find(*slot); old != files_.end()) retired_.push_back(std::move(old->second));
+  f->state.assign(n, ChunkState::kAbsent);
+  if (complete) {
+    f->state.assign(n, ChunkState::kPresent);
+    f->present = n;
+  } else {
+    for (size_t c = 0; c < n; ++c) {
+      if (content.present[c]) {
+        f->state[c] = ChunkState::kPresent;
+        ++f->present;
+        if (uniform) presence_.SetPresent(*slot, c);
+      }
+    }
+  }
+  {
+    absl::MutexLock io(&f->io_mu);
+    f->content = std::move(content);
+    if (complete && !f->content.complete) {
+      // Every chunk was fetched by other sessions: publish it.
+      cache_.Complete(std::move(f->content), f->entry.mtime_ns);
+      f->content.complete = true;
+    }
+  }
+  by_inode_[inode] = *slot;
   files_[*slot] = std::move(f);
-  return absl::OkStatus();
+  return *slot;
 }
 
-void FetchEngine::Fetch(uint32_t index, uint64_t offset, uint64_t length, bool all, Done done) {
+FetchEngine::File* FetchEngine::FileOf(uint32_t slot) const {
+  absl::MutexLock lock(&files_mu_);
+  auto it = files_.find(slot);
+  return it == files_.end() ? nullptr : it->second.get();
+}
+
+std::optional<Entry> FetchEngine::EntryOf(uint64_t dev, uint64_t ino) const {
+  absl::MutexLock lock(&files_mu_);
+  auto it = by_inode_.find({dev, ino});
+  if (it == by_inode_.end()) return std::nullopt;
+  return files_.at(it->second)->entry;
+}
+
+std::optional<Entry> FetchEngine::EntryOfSlot(uint32_t slot) const {
+  File* f = FileOf(slot);
+  if (f == nullptr) return std::nullopt;
+  return f->entry;
+}
+
+void FetchEngine::Fetch(uint32_t slot, uint64_t offset, uint64_t length, bool all, Done done) {
   ++requests_;
-  auto it = files_.find(index);
-  if (it == files_.end()) {
-    done(absl::InvalidArgumentError(absl::StrCat("no view file has number ", index)));
+  File* fp = FileOf(slot);
+  if (fp == nullptr) {
+    done(absl::InvalidArgumentError(absl::StrCat("no content file has number ", slot)));
     return;
   }
-  File& f = *it->second;
+  File& f = *fp;
   uint64_t n = f.state.size();
   if (f.present == n || n == 0) {
     done(absl::OkStatus());
@@ -105,11 +160,11 @@ void FetchEngine::Fetch(uint32_t index, uint64_t offset, uint64_t length, bool a
   bool uniform = f.uniform;
   uint64_t first = 0, last = n - 1;
   if (!all && uniform) {
-    if (length == 0 || offset >= f.view.entry.size) {
+    if (length == 0 || offset >= f.entry.size) {
       done(absl::OkStatus());
       return;
     }
-    uint64_t end = std::min(f.view.entry.size, offset + length);
+    uint64_t end = std::min(f.entry.size, offset + length);
     first = offset / kChunkSize;
     last = (end - 1) / kChunkSize;
   }
@@ -170,7 +225,12 @@ void FetchEngine::Work() {
       t = q.front();
       q.pop_front();
     }
-    absl::Status s = FetchOne(*t.file, t.chunk);
+    absl::Status s;
+    try {
+      s = FetchOne(*t.file, t.chunk);
+    } catch (const std::exception& e) {  // never let one chunk take the fetcher down
+      s = absl::InternalError(absl::StrCat("fetching a chunk: ", e.what()));
+    }
     if (!s.ok()) errors_.fetch_add(1, std::memory_order_relaxed);
     {
       absl::MutexLock lock(&mu_);
@@ -182,60 +242,65 @@ void FetchEngine::Work() {
 }
 
 absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
-  const ChunkRef& ref = f.view.entry.chunks[chunk];
-  std::string raw;
-  if (std::optional<std::string> hit = cache_ ? cache_->Get(ref) : std::nullopt) {
-    raw = *std::move(hit);
-    cache_chunks_.fetch_add(1, std::memory_order_relaxed);
-    cache_bytes_.fetch_add(raw.size(), std::memory_order_relaxed);
-  } else {
-    std::string key = ChunkKey(ref.id);
-    absl::StatusOr<std::string> bytes = store_.Get(key);
-    if (!bytes.ok()) {
-      if (absl::IsNotFound(bytes.status())) {
-        return absl::DataLossError(absl::StrCat("chunk ", key, " is missing from store ", store_.Url()));
-      }
-      return bytes.status();
-    }
-    store_bytes_.fetch_add(bytes->size(), std::memory_order_relaxed);
-    store_chunks_.fetch_add(1, std::memory_order_relaxed);
-    absl::StatusOr<std::string> decoded = DecodeObjectWithId(ObjectKind::kChunk, *bytes, ref.id, key);
-    if (!decoded.ok()) return decoded.status();
-    if (decoded->size() != ref.size) {
-      return absl::DataLossError(absl::StrCat("chunk ", key, " has ", decoded->size(),
-                                              " bytes where the tree says ", ref.size));
-    }
-    raw = *std::move(decoded);
-    if (cache_) {
-      if (absl::Status s = cache_->Put(ref, raw); !s.ok() && !cache_warned_.exchange(true)) {
-        fprintf(stderr, "vol: warning: local cache: %s\n", std::string(s.message()).c_str());
+  const ChunkRef& ref = f.entry.chunks[chunk];
+  size_t n = f.entry.chunks.size();
+  {
+    // Another session may have fetched it into this very file meanwhile.
+    absl::MutexLock io(&f.io_mu);
+    if (f.content.fd.ok() && n > 1) {
+      cache_.Refresh(f.content, n);
+      if (f.content.present[chunk]) {
+        cache_chunks_.fetch_add(1, std::memory_order_relaxed);
+        cache_bytes_.fetch_add(ref.size, std::memory_order_relaxed);
+        if (f.uniform) presence_.SetPresent(f.slot, chunk);
+        return absl::OkStatus();
       }
     }
   }
-  absl::MutexLock lock(&f.write_mu);
-  if (f.discarded) return absl::OkStatus();  // the program dropped this content
-  UniqueFd owned;
-  int fd_num = f.fd;
-  if (fd_num < 0) {
-    owned = OpenForWrite(f.view.path);
-    if (!owned.ok()) return ErrnoError(absl::StrCat("cannot write view file ", f.view.path), errno);
-    fd_num = owned.get();
+  std::string key = ChunkKey(ref.id);
+  WorkerBuffers& buf = t_buffers;
+  absl::Status got = store_.GetInto(key, &buf.object);
+  if (!got.ok()) {
+    if (absl::IsNotFound(got)) {
+      return absl::DataLossError(absl::StrCat("chunk ", key, " is missing from store ", store_.Url()));
+    }
+    return got;
   }
-  struct FdRef {
-    int n;
-    int get() const { return n; }
-  } fd{fd_num};
-  if (absl::Status s = PwriteFull(fd.get(), raw.data(), raw.size(), f.offsets[chunk]); !s.ok()) {
-    return s;
+  store_bytes_.fetch_add(buf.object.size(), std::memory_order_relaxed);
+  store_chunks_.fetch_add(1, std::memory_order_relaxed);
+  absl::StatusOr<absl::string_view> raw =
+      DecodeObjectView(ObjectKind::kChunk, buf.object, ref.id, key, &buf.decoded);
+  if (!raw.ok()) return raw.status();
+  if (raw->size() != ref.size) {
+    return absl::DataLossError(absl::StrCat("chunk ", key, " has ", raw->size(),
+                                            " bytes where the tree says ", ref.size));
   }
-  // Writing moved the mtime; the view must keep the snapshot's.
-  int64_t ns = f.view.entry.mtime_ns;
-  struct timespec times[2] = {{0, UTIME_OMIT},
-                              {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)}};
-  futimens(fd.get(), times);
-  view_bytes_.fetch_add(raw.size(), std::memory_order_relaxed);
+  absl::MutexLock io(&f.io_mu);
+  if (!f.content.fd.ok()) return absl::OkStatus();  // complete meanwhile
+  int fd = f.content.fd.get();
+  if (absl::Status s = PwriteFull(fd, raw->data(), raw->size(), f.offsets[chunk]); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("cannot write into the cache (", cache_.dir(), "): ", s.message()));
+  }
+  // Writing moved the mtime; the content file keeps the snapshot's.
+  struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(f.entry.mtime_ns)};
+  futimens(fd, times);
+  f.content.present[chunk] = 1;
+  cache_.MarkPresent(f.content, chunk, n);
+  cache_.Added(raw->size());
+  view_bytes_.fetch_add(raw->size(), std::memory_order_relaxed);
   if (f.uniform) presence_.SetPresent(f.slot, chunk);
   return absl::OkStatus();
+}
+
+void FetchEngine::CompleteFile(File& f) {
+  // A whole-file block (irregular chunks) becomes present only now.
+  if (!f.uniform) presence_.SetPresent(f.slot, 0);
+  presence_.SetComplete(f.slot);
+  absl::MutexLock io(&f.io_mu);
+  if (!f.content.complete) {
+    cache_.Complete(std::move(f.content), f.entry.mtime_ns);
+    f.content.complete = true;
+  }
 }
 
 void FetchEngine::OnCompletions() {
@@ -253,11 +318,7 @@ void FetchEngine::OnCompletions() {
     if (s == ChunkState::kReadAhead) --ra_inflight_;
     if (c.status.ok()) {
       s = ChunkState::kPresent;
-      if (++f.present == f.state.size()) {
-        // A whole-file block (irregular chunks) becomes present only now.
-        if (!f.uniform) presence_.SetPresent(f.slot, 0);
-        presence_.SetComplete(f.slot);
-      }
+      if (++f.present == f.state.size()) CompleteFile(f);
     } else {
       s = ChunkState::kAbsent;
     }
@@ -281,78 +342,6 @@ void FetchEngine::Post(std::function<void()> fn) {
   (void)!write(event_fd_, &one, sizeof one);
 }
 
-void FetchEngine::Discard(const std::string& view_path) {
-  auto it = by_path_.find(view_path);
-  if (it == by_path_.end()) return;
-  File& f = *it->second;
-  {
-    absl::MutexLock lock(&f.write_mu);  // waits for a chunk being written
-    f.discarded = true;
-  }
-  f.dirty = true;
-  presence_.SetComplete(f.slot);
-}
-
-void FetchEngine::Rename(const std::string& from, const std::string& to) {
-  std::vector<std::pair<std::string, File*>> moved;
-  for (auto& [path, f] : by_path_) {
-    if (path == from || (path.size() > from.size() && path.compare(0, from.size(), from) == 0 &&
-                         path[from.size()] == '/')) {
-      moved.emplace_back(path, f);
-    }
-  }
-  // A file renamed onto a recorded path replaces it.
-  if (moved.size() == 1 && moved[0].first == from) by_path_.erase(to);
-  for (auto& [path, f] : moved) {
-    std::string now = to + path.substr(from.size());
-    by_path_.erase(path);
-    {
-      absl::MutexLock lock(&f->write_mu);
-      f->view.path = now;
-    }
-    by_path_[now] = f;
-  }
-}
-
-void FetchEngine::Detach(const std::string& view_path) {
-  auto it = by_path_.find(view_path);
-  if (it == by_path_.end()) return;
-  File& f = *it->second;
-  by_path_.erase(it);
-  if (f.present == f.state.size() || presence_.IsComplete(f.slot)) return;
-  absl::MutexLock lock(&f.write_mu);
-  if (f.fd < 0 && !f.discarded) f.fd = OpenForWrite(f.view.path).release();
-}
-
-void FetchEngine::MarkDirty(const std::string& view_path) {
-  auto it = by_path_.find(view_path);
-  if (it != by_path_.end()) it->second->dirty = true;
-}
-
-absl::flat_hash_map<std::string, FetchEngine::Record> FetchEngine::Records(
-    const std::vector<std::string>* roots) const {
-  absl::flat_hash_map<std::string, Record> out;
-  auto wanted = [roots](const std::string& path) {
-    if (roots == nullptr) return true;
-    for (const std::string& r : *roots) {
-      if (path.size() >= r.size() && path.compare(0, r.size(), r) == 0 &&
-          (path.size() == r.size() || path[r.size()] == '/')) {
-        return true;
-      }
-    }
-    return false;
-  };
-  for (const auto& [path, f] : by_path_) {
-    if (!wanted(path)) continue;
-    Record r;
-    r.entry = f->view.entry;
-    r.complete = f->present == f->state.size() || presence_.IsComplete(f->slot);
-    r.dirty = f->dirty;
-    out[path] = std::move(r);
-  }
-  return out;
-}
-
 void FetchEngine::Finish(std::shared_ptr<Request>& r) {
   Done done = std::move(r->done);
   if (done) done(r->status);
@@ -365,6 +354,7 @@ FetchStats FetchEngine::stats() const {
   s.cache_chunks = cache_chunks_.load();
   s.cache_bytes = cache_bytes_.load();
   s.view_bytes = view_bytes_.load();
+  s.cache_created = cache_.created();
   s.requests = requests_;
   s.errors = errors_.load();
   return s;

@@ -1,7 +1,10 @@
-// The fetcher process of a session: `vol run` forks it once the views are
-// built. It listens on the session socket, serves the shims through a
-// SessionServer and a FetchEngine, and when told to stop (EOF on the stop
-// pipe: `vol run` is done, or died) writes the session's `stats` file and exits.
+// The fetcher process of a session: `vol run` forks it first. It makes the
+// root of each mount's view (the rest is populated on first use), listens on
+// the session socket, serves the shims (SessionServer, FetchEngine,
+// ViewPopulator, PrivateCopies, SessionCommits), and ends when the session
+// does: when every process of the session has exited (EOF on the lifeline,
+// include/vol/session.h) — whatever happened to `vol run`. Then it makes the
+// final commit, writes the session's `stats`, and exits.
 //
 // Start-up handshake: the fetcher writes one line to `ready_fd` — "ok", or
 // the error that stopped it — so `vol run` never starts the program on a
@@ -15,19 +18,23 @@
 #include "absl/status/statusor.h"
 #include "fetcher/session/committer.h"
 #include "fetcher/session/fetch_engine.h"
-#include "fetcher/session/view_builder.h"
 
 namespace vol {
+
+struct FetcherMount {
+  SessionMount session;  // mount, view, volume, read_only, base_root (the snapshot)
+  int64_t root_mtime_ns = 0;
+};
 
 struct FetcherConfig {
   std::string store_url;
   std::string session;     // the session directory
-  std::string cache_dir;   // "" = no local cache
+  std::string cache_dir;   // content files and trees
   uint64_t cache_limit = 0;
-  uint64_t max_files = 0;  // presence table capacity
+  uint64_t max_slots = 0;  // presence table capacity
   uint64_t max_words = 0;
-  std::vector<ViewFile> files;
-  std::vector<SessionMount> mounts;
+  std::vector<FetcherMount> mounts;
+  int owner_pid = 0;          // `vol run`; when it is gone at the end, the fetcher cleans up
   int commit_every = 5;       // seconds between background commits; 0: none
   bool commit_at_exit = true;  // false: --no-commit
 };
@@ -37,8 +44,8 @@ inline constexpr int kFinalCommitFailed = 3;
 
 // The body of the forked fetcher; returns its exit status. The final
 // commit's outcome is written to the session: `commit` (files, bytes) or
-// `commit_error` (one line).
-int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd);
+// `commit_error` (one line). Nothing thrown escapes it.
+int RunFetcher(const FetcherConfig& config, int ready_fd);
 
 // "store_bytes N\n…", the `stats` file, and back.
 std::string FormatStats(const FetchStats& s);

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,12 +16,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "fetcher/format/chunk.h"
-#include "fetcher/session/chunk_cache.h"
+#include "fetcher/session/content_cache.h"
 #include "fetcher/session/fetcher_process.h"
 #include "fetcher/session/mount_spec.h"
 #include "fetcher/session/session_dir.h"
 #include "fetcher/session/shim_locator.h"
-#include "fetcher/session/view_builder.h"
+#include "fetcher/session/view_populator.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/volume/commit_log.h"
 #include "fetcher/volume/volumes.h"
@@ -29,6 +31,10 @@ namespace vol {
 namespace {
 
 volatile sig_atomic_t g_program_pid = 0;
+
+// The lowest fd the program's lifeline may take: above the program's own and
+// below the shim's connections (800 and up).
+constexpr int kLifelineFd = 790;
 
 void PassOn(int sig) {
   if (g_program_pid > 0) kill(g_program_pid, sig);
@@ -104,7 +110,7 @@ bool OnMount(const std::string& program, const std::vector<MountLine>& mounts) {
 }
 
 [[noreturn]] void ExecProgram(const RunOptions& o, const SessionDir& session, const std::string& shim,
-                              const std::vector<MountLine>& mounts) {
+                              const std::vector<MountLine>& mounts, int lifeline) {
   signal(SIGINT, SIG_DFL);
   signal(SIGQUIT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
@@ -115,6 +121,14 @@ bool OnMount(const std::string& program, const std::vector<MountLine>& mounts) {
   setenv("LD_PRELOAD", preload.c_str(), 1);
   setenv(VOL_SESSION_ENV, session.path().c_str(), 1);
   setenv(VOL_SHIM_ENV, shim.c_str(), 1);
+  // The lifeline goes to every process of the session: out of the way of the
+  // program's own fds, and kept across exec.
+  int high = fcntl(lifeline, F_DUPFD, kLifelineFd);
+  if (high < 0) {
+    fprintf(stderr, "vol: cannot pass the session lifeline to the program: %s\n", strerror(errno));
+    _exit(126);
+  }
+  setenv(VOL_LIFELINE_ENV, absl::StrCat(high).c_str(), 1);
   std::vector<char*> argv;
   if (OnMount(o.argv[0], mounts)) {
     for (const char* a : {"/bin/sh", "-c", "exec \"$0\" \"$@\""}) argv.push_back(const_cast<char*>(a));
@@ -127,6 +141,18 @@ bool OnMount(const std::string& program, const std::vector<MountLine>& mounts) {
   _exit(err == ENOENT ? 127 : 126);
 }
 
+// The session's lifeline (include/vol/session.h): a FIFO whose write end every
+// process of the session holds, locked shared. Returns that write end.
+absl::StatusOr<UniqueFd> MakeLifeline(const SessionDir& session) {
+  std::string path = session.File(VOL_SESSION_LIFELINE);
+  if (mkfifo(path.c_str(), 0600) != 0) return ErrnoError(absl::StrCat("cannot create ", path), errno);
+  // O_RDWR opens a FIFO without waiting for a reader (Linux).
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.ok()) return ErrnoError(absl::StrCat("cannot open ", path), errno);
+  if (flock(fd.get(), LOCK_SH) != 0) return ErrnoError(absl::StrCat("cannot lock ", path), errno);
+  return fd;
+}
+
 absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<ResolvedMount>& mounts,
                                  ObjectStore& store, const std::string& shim,
                                  const std::string& cache_dir, const SessionDir& session) {
@@ -137,50 +163,53 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
   absl::StatusOr<uint64_t> limit = CacheLimitFromEnv(cache_dir);
   if (!limit.ok()) return limit.status();
   config.cache_limit = *limit;
+  config.owner_pid = getpid();
 
   std::vector<MountLine> lines;
+  uint64_t files = 0, bytes = 0;
   for (size_t i = 0; i < mounts.size(); ++i) {
     const ResolvedMount& m = mounts[i];
     std::string view = session.ViewPath(i, m.spec.volume);
-    ViewStats stats;
-    int64_t root_mtime = m.head.seq == 0 ? m.info.created_ns : m.head.time_ns;
-    if (absl::Status s = BuildView(store, m.head.root, root_mtime, view, m.spec.mount, config.files, stats);
-        !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("volume '", m.spec.volume, "': ", s.message()));
-    }
     lines.push_back({m.spec.mount, view, o.read_only});
-    config.mounts.push_back({m.spec.mount, view, m.info, o.read_only, m.head.root});
+    FetcherMount fm;
+    fm.session = {m.spec.mount, view, m.info, o.read_only, m.head.root};
+    fm.root_mtime_ns = m.head.seq == 0 ? m.info.created_ns : m.head.time_ns;
+    config.mounts.push_back(std::move(fm));
+    files += m.head.files;
+    bytes += m.head.bytes;
   }
+  // Slots for what a program touches (views are populated lazily), with room
+  // for directories and for what a reload adds. The table is a sparse file:
+  // pages are used as slots are.
+  config.max_slots = files + files / 4 + 65536;
+  config.max_words = files + bytes / (kChunkSize * 64) + 65536;
   config.commit_every = o.no_commit ? 0 : o.commit_every;
   config.commit_at_exit = !o.no_commit && !o.read_only;
-  uint64_t words = 0;
-  for (const ViewFile& f : config.files) words += (f.entry.chunks.size() + 63) / 64 + 1;
-  // Room to spare for files a reload adds later.
-  config.max_files = config.files.size() * 2 + 1024;
-  config.max_words = words * 2 + 4096;
   if (absl::Status s = session.WriteMounts(lines); !s.ok()) return s;
   // This fetcher takes VOL_OP_CHANGED and commits: the shim lets programs write to "rw" mounts.
   if (absl::Status s = WriteFileAtomic(session.File(VOL_SESSION_FEATURES), absl::StrCat(VOL_FEATURE_WRITES, "\n"));
       !s.ok()) {
     return s;
   }
+  absl::StatusOr<UniqueFd> lifeline = MakeLifeline(session);
+  if (!lifeline.ok()) return lifeline.status();
 
-  int ready[2], stop[2];
-  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(stop, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
   fflush(nullptr);
   pid_t fetcher = fork();
   if (fetcher < 0) return ErrnoError("cannot start the fetcher", errno);
   if (fetcher == 0) {
     close(ready[0]);
-    close(stop[1]);
-    _exit(RunFetcher(config, ready[1], stop[0]));
+    lifeline->reset();  // the fetcher reads the other end; holding this one would keep it open forever
+    setsid();           // not in the program's process group: a kill of the group spares it
+    _exit(RunFetcher(config, ready[1]));
   }
   close(ready[1]);
-  close(stop[0]);
   std::string answer = ReadLine(ready[0]);
   close(ready[0]);
   if (answer != "ok") {
-    close(stop[1]);
+    lifeline->reset();
     int st = WaitOrKill(fetcher, absl::Seconds(5));
     if (answer.empty()) answer = absl::StrCat("it ", DescribeStatus(st));
     return absl::UnavailableError(absl::StrCat("the fetcher could not start: ", answer));
@@ -205,19 +234,22 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
   fflush(nullptr);
   pid_t program = fork();
   if (program < 0) {
-    close(stop[1]);
-    WaitOrKill(fetcher, absl::Seconds(10));
-    return ErrnoError("cannot start the program", errno);
+    int err = errno;
+    lifeline->reset();  // the session ends with nobody in it
+    WaitOrKill(fetcher, absl::Seconds(30));
+    return ErrnoError("cannot start the program", err);
   }
-  if (program == 0) {
-    close(stop[1]);
-    ExecProgram(o, session, shim, lines);
-  }
+  if (program == 0) ExecProgram(o, session, shim, lines, lifeline->get());
   g_program_pid = program;
+  // From now on only the program and what it starts hold the lifeline.
+  lifeline->reset();
 
   int program_status = 0;
-  bool fetcher_alive = true;
-  for (;;) {
+  int fetcher_status = 0;
+  bool program_done = false, fetcher_done = false;
+  // The session ends when every process holding the lifeline has exited (the
+  // program's children may outlive it); the fetcher sees that, commits, exits.
+  while (!(program_done && fetcher_done)) {
     int st;
     pid_t r = waitpid(-1, &st, 0);
     if (r < 0) {
@@ -226,14 +258,17 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
     }
     if (r == program) {
       program_status = st;
-      break;
-    }
-    if (r == fetcher) {
-      fetcher_alive = false;
-      fprintf(stderr,
-              "vol: the fetcher of this session (pid %d) %s; reads of content not yet fetched "
-              "now fail with EIO\n",
-              fetcher, DescribeStatus(st).c_str());
+      program_done = true;
+      g_program_pid = 0;
+    } else if (r == fetcher) {
+      fetcher_status = st;
+      fetcher_done = true;
+      if (!program_done) {
+        fprintf(stderr,
+                "vol: the fetcher of this session (pid %d) %s; reads of content not yet fetched "
+                "and changes to the mounts now fail with EIO\n",
+                fetcher, DescribeStatus(st).c_str());
+      }
     }
   }
   g_program_pid = 0;
@@ -242,31 +277,33 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
   sigaction(SIGTERM, &old_term, nullptr);
   sigaction(SIGHUP, &old_hup, nullptr);
 
-  close(stop[1]);
   bool commit_failed = false;
-  if (fetcher_alive) {
-    // The final commit uploads what the program wrote: no deadline.
-    int st = WaitOrKill(fetcher, absl::InfiniteDuration());
-    if (WIFEXITED(st) && WEXITSTATUS(st) == kFinalCommitFailed) {
-      commit_failed = true;
-      absl::StatusOr<std::string> why = ReadFile(session.File("commit_error"));
-      fprintf(stderr, "vol: error: the final commit failed: %s\n",
-              why.ok() ? why->c_str() : "(no detail)");
-    } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-      fprintf(stderr, "vol: the fetcher %s\n", DescribeStatus(st).c_str());
-    } else if (isatty(STDERR_FILENO)) {
-      absl::StatusOr<std::string> done = ReadFile(session.File("commit"));
-      unsigned long long files = 0, bytes = 0, seq = 0;
-      if (done.ok() && sscanf(done->c_str(), "%llu %llu %llu", &files, &bytes, &seq) == 3 && files > 0) {
-        fprintf(stderr, "vol: committed %llu changed files (%llu bytes uploaded)\n", files, bytes);
-      }
-    }
-  } else if (!o.read_only && !o.no_commit && access(session.File("changed").c_str(), F_OK) == 0) {
+  bool fetcher_ok = WIFEXITED(fetcher_status) && WEXITSTATUS(fetcher_status) == 0;
+  if (WIFEXITED(fetcher_status) && WEXITSTATUS(fetcher_status) == kFinalCommitFailed) {
     commit_failed = true;
-    fprintf(stderr, "vol: error: the fetcher died, so the session's last changes were not committed; "
-                    "they are in %s; publish them with: vol commit --session %s\n",
-            session.path().c_str(), session.path().c_str());
-    WriteFileAtomic(session.File("keep"), "fetcher died\n").IgnoreError();
+    absl::StatusOr<std::string> why = ReadFile(session.File("commit_error"));
+    fprintf(stderr, "vol: error: the final commit failed: %s\n", why.ok() ? why->c_str() : "(no detail)");
+  } else if (!fetcher_ok) {
+    if (program_done) {
+      fprintf(stderr, "vol: the fetcher %s\n", DescribeStatus(fetcher_status).c_str());
+    }
+    if (!o.read_only && !o.no_commit) {
+      // Whatever the program wrote is in the views: the session is kept, and
+      // `vol commit --session` finds the changes by comparing them with the snapshot.
+      commit_failed = true;
+      fprintf(stderr,
+              "vol: error: the session's changes were not committed; they are kept in %s; "
+              "publish them with: vol commit --session %s\n",
+              session.path().c_str(), session.path().c_str());
+      WriteFileAtomic(session.File("keep"), "fetcher died\n").IgnoreError();
+    }
+  } else if (isatty(STDERR_FILENO)) {
+    absl::StatusOr<std::string> done = ReadFile(session.File("commit"));
+    unsigned long long files_done = 0, bytes_done = 0, seq = 0;
+    if (done.ok() && sscanf(done->c_str(), "%llu %llu %llu", &files_done, &bytes_done, &seq) == 3 &&
+        files_done > 0) {
+      fprintf(stderr, "vol: committed %llu changed files (%llu bytes uploaded)\n", files_done, bytes_done);
+    }
   }
   ReportStats(session);
   if (commit_failed) {
@@ -311,9 +348,20 @@ absl::StatusOr<int> RunSession(const RunOptions& o) {
   if (!session.ok()) return session.status();
   absl::StatusOr<int> rc = RunInSession(o, mounts, **store, *shim, cache_dir, *session);
   if (access(session->File("keep").c_str(), F_OK) == 0) return rc;  // changes to publish later
+  bool added = false;
+  if (absl::StatusOr<std::string> text = ReadFile(session->File("stats")); text.ok()) {
+    absl::StatusOr<FetchStats> stats = ParseStats(*text);
+    added = stats.ok() && (stats->view_bytes > 0 || stats->cache_created > 0);
+  }
   if (absl::Status s = session->Remove(); !s.ok()) {
     fprintf(stderr, "vol: warning: cannot remove session %s: %s\n", session->path().c_str(),
             std::string(s.message()).c_str());
+  }
+  // Files only this session's view linked can go now, if the cache is over its limit.
+  if (added) {
+    if (absl::StatusOr<uint64_t> limit = CacheLimitFromEnv(cache_dir); limit.ok()) {
+      EvictContent(cache_dir, *limit, /*wait=*/true).IgnoreError();
+    }
   }
   return rc;
 }

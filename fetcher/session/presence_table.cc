@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <bit>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "fetcher/util/fs.h"
@@ -60,46 +61,49 @@ uint64_t* PresenceTable::Words() const {
   return reinterpret_cast<uint64_t*>(static_cast<char*>(base_) + header_->bitmap_offset);
 }
 
-absl::StatusOr<uint32_t> PresenceTable::Insert(uint64_t dev, uint64_t ino, uint64_t size,
-                                               uint64_t block_size) {
-  if (ino == 0 || block_size == 0) return absl::InvalidArgumentError("presence: bad file");
+absl::StatusOr<uint32_t> PresenceTable::Insert(uint64_t dev, uint64_t ino, const SlotInfo& info) {
+  bool file = info.kind == VOL_SLOT_FILE;
+  if (ino == 0 || (file && info.block_size == 0)) return absl::InvalidArgumentError("presence: bad slot");
   uint64_t mask = header_->table_slots - 1;
   if ((files_ + 1) * 2 > header_->table_slots) {
     return absl::ResourceExhaustedError("presence table is full");
   }
-  uint64_t blocks = (size + block_size - 1) / block_size;
+  uint64_t blocks = file ? (info.size + info.block_size - 1) / info.block_size : 0;
   uint64_t words = (blocks + 63) / 64;
   if (header_->bitmap_used + words > header_->bitmap_words) {
     return absl::ResourceExhaustedError("presence bitmap is full");
   }
   vol_presence_file* slots = Slots();
   uint64_t i = vol_presence_hash(ino) & mask;
+  bool reused = false;
   for (;; i = (i + 1) & mask) {
     uint64_t sino = std::atomic_ref<uint64_t>(slots[i].ino).load(std::memory_order_acquire);
     if (sino == 0) break;
     if (sino == ino && slots[i].dev == dev) {
-      // The inode was freed and reused (a reload replaced its file, which
-      // nobody has open any more): the slot starts over for the new file,
-      // with fresh bitmap words; `complete` is cleared last.
-      vol_presence_file& s = slots[i];
-      s.size = size;
-      s.block_size = block_size;
-      s.bitmap_word = header_->bitmap_used;
-      header_->bitmap_used += words;
-      std::atomic_ref<uint32_t>(s.complete).store(0, std::memory_order_release);
-      return static_cast<uint32_t>(i);
+      // The inode was freed and reused: the slot starts over for the new
+      // object, with fresh bitmap words; `complete` is cleared first.
+      std::atomic_ref<uint32_t>(slots[i].complete).store(0, std::memory_order_release);
+      reused = true;
+      break;
     }
   }
   vol_presence_file& s = slots[i];
   s.dev = dev;
-  s.size = size;
-  s.block_size = block_size;
+  s.size = info.size;
+  s.block_size = file ? info.block_size : 0;
   s.bitmap_word = header_->bitmap_used;
-  s.complete = 0;
   s.index = static_cast<uint32_t>(i);
+  s.kind = info.kind;
+  s.mode = info.mode;
+  memcpy(s.origin_tree, info.origin_tree.bytes().data(), sizeof s.origin_tree);
+  s.origin_index = info.origin_index;
+  s.flags = info.shared ? VOL_SLOT_SHARED : 0;
   header_->bitmap_used += words;
-  std::atomic_ref<uint64_t>(s.ino).store(ino, std::memory_order_release);
-  ++files_;
+  std::atomic_ref<uint32_t>(s.complete).store(info.complete ? 1 : 0, std::memory_order_release);
+  if (!reused) {
+    std::atomic_ref<uint64_t>(s.ino).store(ino, std::memory_order_release);
+    ++files_;
+  }
   return static_cast<uint32_t>(i);
 }
 
@@ -142,6 +146,10 @@ void PresenceTable::SetPresent(uint32_t slot, uint64_t block) {
 
 void PresenceTable::SetComplete(uint32_t slot) {
   std::atomic_ref<uint32_t>(Slots()[slot].complete).store(1, std::memory_order_release);
+}
+
+void PresenceTable::SetMode(uint32_t slot, uint32_t mode) {
+  std::atomic_ref<uint32_t>(Slots()[slot].mode).store(mode, std::memory_order_release);
 }
 
 bool PresenceTable::IsComplete(uint32_t slot) const {

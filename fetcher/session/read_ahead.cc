@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "fetcher/session/chunk_cache.h"
+#include "fetcher/session/content_cache.h"
 
 namespace vol {
 

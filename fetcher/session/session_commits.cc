@@ -32,34 +32,12 @@ bool AtOrBelow(const std::string& path, const std::string& dir) {
   return path == dir || (path.size() > dir.size() && absl::StartsWith(path, dir) && path[dir.size()] == '/');
 }
 
-json EntryJson(const Entry& e) {
-  json chunks = json::array();
-  for (const ChunkRef& c : e.chunks) chunks.push_back({c.id.Hex(), c.size});
-  return {{"type", static_cast<int>(e.type)}, {"mode", e.mode}, {"mtime_ns", e.mtime_ns},
-          {"size", e.size}, {"target", e.target}, {"chunks", chunks}};
-}
-
-absl::StatusOr<Entry> EntryFromJson(const json& j) {
-  Entry e;
-  e.type = static_cast<EntryType>(j.at("type").get<int>());
-  e.mode = j.at("mode").get<uint32_t>();
-  e.mtime_ns = j.at("mtime_ns").get<int64_t>();
-  e.size = j.at("size").get<uint64_t>();
-  e.target = j.at("target").get<std::string>();
-  for (const json& c : j.at("chunks")) {
-    std::optional<ObjectId> id = ObjectId::FromHex(c.at(0).get<std::string>());
-    if (!id) return absl::DataLossError("pending.json: bad chunk id");
-    e.chunks.push_back({*id, c.at(1).get<uint64_t>()});
-  }
-  return e;
-}
-
 }  // namespace
 
-SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, std::vector<SessionMount> mounts,
-                               std::string session_dir)
-    : store_(store), engine_(engine), mounts_(std::move(mounts)), session_dir_(std::move(session_dir)),
-      changed_(mounts_.size()) {
+SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, ViewPopulator& populator,
+                               ViewIndex& index, std::vector<SessionMount> mounts, std::string session_dir)
+    : store_(store), engine_(engine), populator_(populator), index_(index), mounts_(std::move(mounts)),
+      session_dir_(std::move(session_dir)), changed_(mounts_.size()) {
   if (!session_dir_.empty()) {
     WriteRecover();
     journal_fd_ = open(absl::StrCat(session_dir_, "/journal").c_str(),
@@ -148,13 +126,16 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
       std::string rel;
       int m = MountOf(path, &rel);
       if (m >= 0) {
-        std::string view = rel.empty() ? mounts_[m].view : absl::StrCat(mounts_[m].view, "/", rel);
+        if (req.offset == VOL_CHANGED_DISCARD) {
+          // Content files are shared and never written: nothing to drop.
+          guarded(ResponseFor(absl::OkStatus()));
+          return;
+        }
         if (req.offset == VOL_CHANGED_RENAME) {
           std::string to(req.path + path.size() + 1);
           std::string to_rel;
           int m2 = MountOf(to, &to_rel);
           if (m2 >= 0) {
-            engine_.Rename(view, to_rel.empty() ? mounts_[m2].view : absl::StrCat(mounts_[m2].view, "/", to_rel));
             std::string r = absl::StrCat("R", std::string(1, '\0'), m, std::string(1, '\0'), rel,
                                          std::string(1, '\0'), m2, std::string(1, '\0'), to_rel,
                                          std::string(1, '\0'));
@@ -165,10 +146,6 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
                                    std::string(1, '\0')));
             }
           }
-        } else if (req.offset == VOL_CHANGED_DISCARD) {
-          engine_.Discard(view);
-        } else {
-          engine_.MarkDirty(view);
         }
         if (changed_[m].insert_or_assign(rel, ++generation_).second) {
           Journal(absl::StrCat("P", std::string(1, '\0'), m, std::string(1, '\0'), rel, std::string(1, '\0')));
@@ -215,20 +192,6 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
   }
 }
 
-std::vector<std::string> SessionCommits::ViewRoots(const std::vector<Snapshot>& snaps) const {
-  std::vector<std::string> roots;
-  for (const Snapshot& s : snaps) {
-    for (const auto& [p, g] : s.changed) {
-      roots.push_back(p.empty() ? mounts_[s.mount].view : absl::StrCat(mounts_[s.mount].view, "/", p));
-    }
-  }
-  if (roots.size() > 256) {  // many changes: filtering would cost more than it saves
-    roots.clear();
-    for (const Snapshot& s : snaps) roots.push_back(mounts_[s.mount].view);
-  }
-  return roots;
-}
-
 void SessionCommits::Tick() {
   if (running_ || !jobs_.empty() || !HasChanges()) return;
   Job job;
@@ -265,13 +228,11 @@ void SessionCommits::StartNext() {
     running_ = true;
     std::vector<std::pair<size_t, ObjectId>> bases;
     for (size_t m : job.mounts) bases.emplace_back(m, mounts_[m].base_root);
-    std::vector<std::string> roots = ViewRoots(snaps);
-    auto records = std::make_shared<absl::flat_hash_map<std::string, FetchEngine::Record>>(engine_.Records(&roots));
     auto shared_job = std::make_shared<Job>(std::move(job));
     absl::MutexLock lock(&mu_);
-    work_ = [this, snaps = std::move(snaps), records, shared_job, bases] {
+    work_ = [this, snaps = std::move(snaps), shared_job, bases] {
       auto done = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
-      auto result = std::make_shared<absl::StatusOr<CommitReport>>(Run(snaps, *records, shared_job->skip_open, done.get()));
+      auto result = std::make_shared<absl::StatusOr<CommitReport>>(Run(snaps, shared_job->skip_open, done.get()));
       // Reload: what each mount's view must become (read from the store here, off the loop).
       struct Plan {
         size_t mount;
@@ -310,7 +271,10 @@ void SessionCommits::StartNext() {
             }
             return false;
           };
-          absl::Status s = ApplyReload(plan.edits, mounts_[plan.mount].view, mounts_[plan.mount].mount, engine_, keep);
+          UniqueFd root(open(mounts_[plan.mount].view.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+          absl::Status s = root.ok() ? populator_.Reload(plan.mount, root.get(), mounts_[plan.mount].base_root,
+                                                         plan.head, keep)
+                                     : ErrnoError(absl::StrCat("cannot open view ", mounts_[plan.mount].view), errno);
           if (!s.ok()) {
             *result = s;
             break;
@@ -327,14 +291,13 @@ void SessionCommits::StartNext() {
   }
 }
 
-absl::StatusOr<CommitReport> SessionCommits::Run(
-    const std::vector<Snapshot>& snaps, const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
-    bool skip_open, std::vector<std::pair<size_t, std::string>>* done) {
+absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& snaps, bool skip_open,
+                                                 std::vector<std::pair<size_t, std::string>>* done) {
   CommitReport total;
   for (const Snapshot& s : snaps) {
     std::vector<std::string> paths;
     for (const auto& [p, g] : s.changed) paths.push_back(p);
-    absl::StatusOr<CommitReport> r = CommitChanges(store_, mounts_[s.mount], paths, records, skip_open);
+    absl::StatusOr<CommitReport> r = CommitChanges(store_, mounts_[s.mount], paths, index_, skip_open);
     if (!r.ok()) {
       return absl::Status(r.status().code(), absl::StrCat("commit of ", mounts_[s.mount].mount, " (volume '",
                                                           mounts_[s.mount].volume.name, "') failed: ",
@@ -366,10 +329,8 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
     snaps.push_back(std::move(s));
   }
   if (snaps.empty()) return CommitReport{};
-  std::vector<std::string> roots = ViewRoots(snaps);
-  absl::flat_hash_map<std::string, FetchEngine::Record> records = engine_.Records(&roots);
   std::vector<std::pair<size_t, std::string>> done;
-  absl::StatusOr<CommitReport> r = Run(snaps, records, /*skip_open=*/false, &done);
+  absl::StatusOr<CommitReport> r = Run(snaps, /*skip_open=*/false, &done);
   if (r.ok()) {
     // Published: a session whose `vol run` died meanwhile has nothing to keep.
     for (auto& c : changed_) c.clear();
@@ -381,15 +342,10 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
   json pending = {{"store", store_.Url()}, {"mounts", json::array()}};
   for (const Snapshot& s : snaps) {
     const SessionMount& m = mounts_[s.mount];
-    json changed = json::array(), recs = json::object();
+    json changed = json::array();
     for (const auto& [p, g] : s.changed) changed.push_back(p);
-    for (const auto& [path, rec] : records) {
-      if (!AtOrBelow(path, m.view)) continue;
-      recs[path] = {{"entry", EntryJson(rec.entry)}, {"complete", rec.complete}, {"dirty", rec.dirty}};
-    }
     pending["mounts"].push_back({{"mount", m.mount}, {"view", m.view}, {"env", m.volume.env},
-                                 {"name", m.volume.name}, {"id", m.volume.id}, {"changed", changed},
-                                 {"records", recs}});
+                                 {"name", m.volume.name}, {"id", m.volume.id}, {"changed", changed}});
   }
   absl::Status saved = WriteFileAtomic(absl::StrCat(session_dir_, "/pending.json"), pending.dump());
   if (saved.ok()) saved = WriteFileAtomic(absl::StrCat(session_dir_, "/keep"), "final commit failed\n");
@@ -416,66 +372,6 @@ SessionMount SessionMountFromJson(const json& jm) {
   return m;
 }
 
-// The presence table of a dead session, read-only: which view files are complete.
-class DeadPresence {
- public:
-  ~DeadPresence() {
-    if (base_ != nullptr) munmap(base_, len_);
-  }
-  absl::Status Open(const std::string& path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoError(absl::StrCat("cannot open ", path), errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) < sizeof(vol_presence_header)) {
-      close(fd);
-      return absl::DataLossError(absl::StrCat(path, " is not a presence table"));
-    }
-    len_ = static_cast<size_t>(st.st_size);
-    void* p = mmap(nullptr, len_, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) return ErrnoError(absl::StrCat("cannot map ", path), errno);
-    base_ = p;
-    const auto* h = static_cast<const vol_presence_header*>(base_);
-    if (h->magic != VOL_PRESENCE_MAGIC || h->table_slots == 0 ||
-        h->table_offset + h->table_slots * sizeof(vol_presence_file) > len_) {
-      return absl::DataLossError(absl::StrCat(path, " is not a presence table"));
-    }
-    return absl::OkStatus();
-  }
-  const vol_presence_file* Find(uint64_t dev, uint64_t ino) const {
-    const auto* h = static_cast<const vol_presence_header*>(base_);
-    const auto* slots = reinterpret_cast<const vol_presence_file*>(static_cast<const char*>(base_) + h->table_offset);
-    uint64_t mask = h->table_slots - 1;
-    for (uint64_t i = vol_presence_hash(ino) & mask, n = 0; n < h->table_slots; i = (i + 1) & mask, ++n) {
-      if (slots[i].ino == 0) return nullptr;
-      if (slots[i].ino == ino && slots[i].dev == dev) return &slots[i];
-    }
-    return nullptr;
-  }
-
- private:
-  void* base_ = nullptr;
-  size_t len_ = 0;
-};
-
-struct RenameRec {
-  size_t from_mount;
-  std::string from;
-  size_t to_mount;
-  std::string to;
-};
-
-// Every non-empty regular file at or below `local`.
-void FilesBelow(const std::string& local, std::vector<std::pair<std::string, struct stat>>* out) {
-  struct stat st;
-  if (lstat(local.c_str(), &st) != 0) return;
-  if (S_ISREG(st.st_mode) && st.st_size > 0) out->emplace_back(local, st);
-  if (!S_ISDIR(st.st_mode)) return;
-  absl::StatusOr<std::vector<std::string>> names = ListDir(local);
-  if (!names.ok()) return;
-  for (const std::string& n : *names) FilesBelow(absl::StrCat(local, "/", n), out);
-}
-
 bool OwnerAlive(const std::string& session_dir, int* pid) {
   absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/owner"));
   *pid = 0;
@@ -483,11 +379,11 @@ bool OwnerAlive(const std::string& session_dir, int* pid) {
   return ProcessAlive(*pid);
 }
 
-// A session killed whole: its changed paths come from the journal, its
-// committed base from recover.json. A view file that is not complete in the
-// presence table was never written (the shim copies up before any write): it
-// keeps the chunks of the base entry it came from (through the renames), and
-// its sparse holes are never read.
+// A session whose fetcher is gone: its mounts come from recover.json, its
+// changed paths from pending.json (a failed final commit) or else the
+// journal, and what each view object is from the presence table it left
+// (DeadViewIndex): a content file keeps the chunks of the snapshot entry it
+// mirrors, an unpopulated directory its tree, and nothing unfetched is read.
 absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const std::string& recover_text) {
   int pid = 0;
   if (OwnerAlive(session_dir, &pid)) {
@@ -506,12 +402,13 @@ absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const
   }
   absl::StatusOr<std::string> journal = ReadFile(absl::StrCat(session_dir, "/journal"));
   if (!journal.ok()) journal = std::string();
-  DeadPresence presence;
-  if (absl::Status s = presence.Open(absl::StrCat(session_dir, "/" VOL_SESSION_PRESENCE)); !s.ok()) return s;
   CommitReport total;
   try {
     absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(rec.at("store").get<std::string>());
     if (!store.ok()) return store.status();
+    absl::StatusOr<std::unique_ptr<DeadViewIndex>> index =
+        DeadViewIndex::Open(absl::StrCat(session_dir, "/" VOL_SESSION_PRESENCE), **store);
+    if (!index.ok()) return index.status();
     std::vector<SessionMount> mounts;
     for (const json& jm : rec.at("mounts")) {
       SessionMount m = SessionMountFromJson(jm);
@@ -524,7 +421,6 @@ absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const
     // Replay the journal (a torn last record is dropped).
     std::vector<std::string> f = absl::StrSplit(absl::string_view(*journal), '\0');
     std::vector<std::vector<std::string>> changed(mounts.size());
-    std::vector<RenameRec> renames;
     auto mount_no = [&](const std::string& t, size_t* m) {
       return absl::SimpleAtoi(t, m) && *m < mounts.size();
     };
@@ -534,48 +430,33 @@ absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const
         changed[m].push_back(f[i + 2]);
         i += 3;
       } else if (f[i] == "R" && i + 5 < f.size() && mount_no(f[i + 1], &m) && mount_no(f[i + 3], &m2)) {
-        renames.push_back({m, f[i + 2], m2, f[i + 4]});
         i += 5;
       } else {
         break;
       }
     }
+    // A failed final commit listed what it would have published.
+    if (absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/pending.json")); text.ok()) {
+      json pending = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (pending.is_discarded() || !pending.is_object()) {
+        return absl::DataLossError(absl::StrCat(session_dir, "/pending.json is not valid JSON"));
+      }
+      for (const json& jm : pending.at("mounts")) {
+        std::string mount = jm.at("mount").get<std::string>();
+        for (size_t mi = 0; mi < mounts.size(); ++mi) {
+          if (mounts[mi].mount != mount) continue;
+          for (const json& p : jm.at("changed")) changed[mi].push_back(p.get<std::string>());
+        }
+      }
+    }
     for (size_t mi = 0; mi < mounts.size(); ++mi) {
       const SessionMount& m = mounts[mi];
       if (m.read_only || changed[mi].empty()) continue;
-      absl::flat_hash_map<std::string, FetchEngine::Record> records;
-      std::vector<std::pair<std::string, struct stat>> files;
-      for (const std::string& p : changed[mi]) FilesBelow(p.empty() ? m.view : absl::StrCat(m.view, "/", p), &files);
-      std::vector<std::unique_ptr<TreeEditor>> bases(mounts.size());
-      for (const auto& [local, st] : files) {
-        if (records.contains(local)) continue;
-        const vol_presence_file* slot = presence.Find(st.st_dev, st.st_ino);
-        if (slot == nullptr || __atomic_load_n(&slot->complete, __ATOMIC_ACQUIRE) != 0) continue;  // real content
-        // Never fetched whole, so never written: where did it come from?
-        size_t om = mi;
-        std::string origin = local.size() > m.view.size() ? local.substr(m.view.size() + 1) : "";
-        for (auto r = renames.rbegin(); r != renames.rend(); ++r) {
-          if (r->to_mount == om && AtOrBelow(origin, r->to)) {
-            origin = r->from + origin.substr(r->to.size());
-            om = r->from_mount;
-          }
-        }
-        if (!bases[om]) bases[om] = std::make_unique<TreeEditor>(**store, mounts[om].base_root);
-        absl::StatusOr<VolumePath> vp = ParseVolumePath(origin);
-        absl::StatusOr<std::optional<Entry>> e =
-            vp.ok() ? bases[om]->Lookup(*vp) : absl::StatusOr<std::optional<Entry>>(vp.status());
-        if (!e.ok()) return e.status();
-        if (!e->has_value() || !(*e)->is_file() || (*e)->size != static_cast<uint64_t>(st.st_size)) {
-          return absl::DataLossError(absl::StrCat(
-              "cannot publish ", local, ": its content was never fetched and its committed version (",
-              mounts[om].mount, "/", origin, ") is not known; discard the session with: rm -r ", session_dir));
-        }
-        records[local] = {**e, /*complete=*/false, /*dirty=*/false};
-      }
-      absl::StatusOr<CommitReport> r = CommitChanges(**store, m, changed[mi], records, /*skip_open=*/false);
-      if (!r.ok()) {
-        return absl::Status(r.status().code(), absl::StrCat("commit of ", m.mount, " (volume '", m.volume.name,
-                                                            "') failed: ", r.status().message()));
+      absl::StatusOr<CommitReport> r = CommitChanges(**store, m, changed[mi], **index, /*skip_open=*/false);
+      if (!r.ok() || !(*index)->status().ok()) {
+        absl::Status why = r.ok() ? (*index)->status() : r.status();
+        return absl::Status(why.code(), absl::StrCat("commit of ", m.mount, " (volume '", m.volume.name,
+                                                     "') failed: ", why.message()));
       }
       total.committed = total.committed || r->committed;
       total.files += r->files;
@@ -591,47 +472,14 @@ absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const
 }  // namespace
 
 absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir) {
-  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/pending.json"));
-  if (!text.ok()) {
-    absl::StatusOr<std::string> recover = ReadFile(absl::StrCat(session_dir, "/recover.json"));
-    if (!recover.ok()) {
-      return absl::NotFoundError(
-          absl::StrCat(session_dir, " holds no unpublished changes (no pending.json or recover.json)"));
-    }
-    absl::StatusOr<CommitReport> r = PublishKilled(session_dir, *recover);
-    if (!r.ok()) return r.status();
-    if (absl::Status s = RemoveSessionDir(session_dir); !s.ok()) return s;
-    return r;
+  absl::StatusOr<std::string> recover = ReadFile(absl::StrCat(session_dir, "/recover.json"));
+  if (!recover.ok()) {
+    return absl::NotFoundError(absl::StrCat(session_dir, " holds no unpublished changes (no recover.json)"));
   }
-  json pending = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (pending.is_discarded() || !pending.is_object()) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/pending.json is not valid JSON"));
-  }
-  CommitReport total;
-  try {
-    absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(pending.at("store").get<std::string>());
-    if (!store.ok()) return store.status();
-    for (const json& jm : pending.at("mounts")) {
-      SessionMount m = SessionMountFromJson(jm);
-      std::vector<std::string> changed = jm.at("changed").get<std::vector<std::string>>();
-      absl::flat_hash_map<std::string, FetchEngine::Record> records;
-      for (const auto& [path, jr] : jm.at("records").items()) {
-        absl::StatusOr<Entry> e = EntryFromJson(jr.at("entry"));
-        if (!e.ok()) return e.status();
-        records[path] = {*std::move(e), jr.at("complete").get<bool>(), jr.at("dirty").get<bool>()};
-      }
-      absl::StatusOr<CommitReport> r = CommitChanges(**store, m, changed, records, /*skip_open=*/false);
-      if (!r.ok()) return r.status();
-      total.committed = total.committed || r->committed;
-      total.files += r->files;
-      total.bytes_uploaded += r->bytes_uploaded;
-      total.seq = r->seq;
-    }
-  } catch (const json::exception& e) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/pending.json: ", e.what()));
-  }
+  absl::StatusOr<CommitReport> r = PublishKilled(session_dir, *recover);
+  if (!r.ok()) return r.status();
   if (absl::Status s = RemoveSessionDir(session_dir); !s.ok()) return s;
-  return total;
+  return r;
 }
 
 }  // namespace vol

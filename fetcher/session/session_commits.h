@@ -40,14 +40,16 @@
 #include "absl/synchronization/mutex.h"
 #include "fetcher/session/committer.h"
 #include "fetcher/session/fetch_engine.h"
+#include "fetcher/session/view_index.h"
+#include "fetcher/session/view_populator.h"
 #include "vol/session.h"
 
 namespace vol {
 
 class SessionCommits {
  public:
-  SessionCommits(ObjectStore& store, FetchEngine& engine, std::vector<SessionMount> mounts,
-                 std::string session_dir);
+  SessionCommits(ObjectStore& store, FetchEngine& engine, ViewPopulator& populator, ViewIndex& index,
+                 std::vector<SessionMount> mounts, std::string session_dir);
   ~SessionCommits();  // finishes the running commit
 
   // VOL_OP_CHANGED / COMMIT / RELOAD (loop thread).
@@ -76,15 +78,14 @@ class SessionCommits {
   void Mark(const std::string& mount_path, uint32_t kind, bool* is_view_path = nullptr);
   void Enqueue(Job job);
   void StartNext();
-  absl::StatusOr<CommitReport> Run(const std::vector<Snapshot>& snaps,
-                                   const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
-                                   bool skip_open, std::vector<std::pair<size_t, std::string>>* done);
+  absl::StatusOr<CommitReport> Run(const std::vector<Snapshot>& snaps, bool skip_open,
+                                   std::vector<std::pair<size_t, std::string>>* done);
   void Worker();
-  // The view paths of the changed paths (the records a commit may need).
-  std::vector<std::string> ViewRoots(const std::vector<Snapshot>& snaps) const;
 
   ObjectStore& store_;
   FetchEngine& engine_;
+  ViewPopulator& populator_;
+  ViewIndex& index_;
   std::vector<SessionMount> mounts_;
   std::string session_dir_;
   // Loop thread:

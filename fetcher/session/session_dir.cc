@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,7 +27,22 @@ std::string RandomId() {
   return absl::StrFormat("%d-%08x", getpid(), rd());
 }
 
+bool PidFileAlive(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  int pid = 0;
+  return text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) && pid > 0 && ProcessAlive(pid);
+}
+
+// True while some process of the session holds its lifeline (session.h).
+bool LifelineHeld(const std::string& session) {
+  UniqueFd fd(open((session + "/" VOL_SESSION_LIFELINE).c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.ok()) return false;
+  return flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+// A session is alive while its `vol run`, its fetcher, or any process of it lives.
 bool OwnerAlive(const std::string& session) {
+  if (PidFileAlive(session + "/" VOL_SESSION_FETCHER_PID) || LifelineHeld(session)) return true;
   absl::StatusOr<std::string> text = ReadFile(session + "/owner");
   int pid = 0;
   if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) {

@@ -43,7 +43,33 @@ struct Conn {
   int fd = -1;
   vol_request req;
   vol_response resp;
+  // recvmsg: the request, and room for one fd passed with it.
+  struct iovec iov;
+  struct msghdr msg;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  int passed = -1;  // the fd that came with the last request
+  ~Conn() {
+    if (passed >= 0) close(passed);
+  }
 };
+
+// The fd a request carried (SCM_RIGHTS), or -1; closes any extra ones.
+int TakePassedFd(struct msghdr& msg) {
+  int fd = -1;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const int* fds = reinterpret_cast<const int*>(CMSG_DATA(c));
+    for (size_t i = 0; i < n; ++i) {
+      if (fd < 0) {
+        fd = fds[i];
+      } else {
+        close(fds[i]);
+      }
+    }
+  }
+  return fd;
+}
 
 // The loop's state; user_data of every sqe is a tagged pointer: for
 // connections the Conn*, for the fixed operations a small integer.
@@ -131,7 +157,9 @@ class Loop {
         switch (p.op) {
           case PollOp::kAccept: res = accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC); break;
           case PollOp::kRead: res = read(p.fd, p.buf, p.len); break;
-          case PollOp::kRecv: res = recv(p.fd, p.buf, p.len, MSG_DONTWAIT); break;
+          case PollOp::kRecv:
+            res = recvmsg(p.fd, static_cast<struct msghdr*>(p.buf), MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            break;
           case PollOp::kSend: res = send(p.fd, p.buf, p.len, MSG_DONTWAIT | MSG_NOSIGNAL); break;
         }
         if (res < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -183,9 +211,19 @@ class Loop {
   }
   void ArmRecv(Conn& c) {
     memset(&c.req, 0, sizeof c.req);
-    if (use_poll_) return pending_.push_back({ConnTag(c.id, false), c.fd, PollOp::kRecv, &c.req, sizeof c.req});
+    if (c.passed >= 0) {
+      close(c.passed);
+      c.passed = -1;
+    }
+    c.iov = {&c.req, sizeof c.req};
+    memset(&c.msg, 0, sizeof c.msg);
+    c.msg.msg_iov = &c.iov;
+    c.msg.msg_iovlen = 1;
+    c.msg.msg_control = c.control;
+    c.msg.msg_controllen = sizeof c.control;
+    if (use_poll_) return pending_.push_back({ConnTag(c.id, false), c.fd, PollOp::kRecv, &c.msg, 0});
     struct io_uring_sqe* sqe = Sqe();
-    io_uring_prep_recv(sqe, c.fd, &c.req, sizeof c.req, 0);
+    io_uring_prep_recvmsg(sqe, c.fd, &c.msg, MSG_CMSG_CLOEXEC);
     io_uring_sqe_set_data64(sqe, ConnTag(c.id, false));
   }
   void ArmSend(Conn& c) {
@@ -227,7 +265,9 @@ class Loop {
       return;
     }
     if (tag == kTagStop) {
-      if (res == -EINTR || res == -EAGAIN) {
+      // EOF: the last process holding the lifeline is gone. Bytes someone
+      // wrote into it mean nothing.
+      if (res > 0 || res == -EINTR || res == -EAGAIN) {
         ArmStop();
       } else {
         stop_ = true;
@@ -247,6 +287,7 @@ class Loop {
       }
       return;
     }
+    if (res > 0) c.passed = TakePassedFd(c.msg);
     if (res <= 0 || static_cast<size_t>(res) < offsetof(vol_request, path)) {
       Drop(id);  // EOF, error, or a malformed datagram
       return;
@@ -275,7 +316,9 @@ class Loop {
         return;
       default:
         if (other_) {
-          other_(c.req, [this, id](const vol_response& r) { Reply(id, r); });
+          UniqueFd passed(c.passed);
+          c.passed = -1;
+          other_(c.req, std::move(passed), [this, id](const vol_response& r) { Reply(id, r); });
         } else {
           Reply(id, ResponseFor(absl::UnimplementedError(
                         absl::StrCat("the fetcher does not know request ", c.req.op))));

@@ -1,7 +1,9 @@
 // SessionServer: the fetcher's event loop. One io_uring drives everything the
 // loop waits on: accepting shim connections on the session socket, receiving
-// their requests, sending their responses, the FetchEngine's eventfd (chunks
-// finished by workers) and the stop pipe (EOF when `vol run` is done or dead).
+// their requests (with an fd passed along, SCM_RIGHTS, for POPULATE and
+// PRIVATE), sending their responses, the FetchEngine's eventfd (chunks
+// finished by workers, work posted to the loop) and the session's lifeline
+// (EOF once every process of the session has exited).
 //
 // Invariants:
 //   - Each connection has at most one operation in the ring at a time: a
@@ -22,14 +24,16 @@
 
 #include "absl/status/status.h"
 #include "fetcher/session/fetch_engine.h"
+#include "fetcher/util/fs.h"
 #include "vol/session.h"
 
 namespace vol {
 
-// Answers the requests that are not about content (CHANGED, COMMIT, RELOAD):
-// calls `reply` once, on the loop thread, possibly later.
-using OtherRequestHandler =
-    std::function<void(const vol_request& req, std::function<void(const vol_response&)> reply)>;
+// Answers the requests that are not FETCH or FETCH_ALL (POPULATE, PRIVATE,
+// CHANGED, COMMIT, RELOAD): calls `reply` once, on the loop thread, possibly
+// later. `passed` is the fd that came with the request, if any.
+using OtherRequestHandler = std::function<void(const vol_request& req, UniqueFd passed,
+                                               std::function<void(const vol_response&)> reply)>;
 
 // Serves until `stop_fd` reports EOF (or is readable). `listen_fd` is a
 // listening SOCK_SEQPACKET socket. With tick_seconds > 0, `tick` runs on the

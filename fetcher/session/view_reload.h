@@ -1,19 +1,8 @@
-// Reload: moves a view from one snapshot to another without disturbing open
-// files (issue 4's reload, fetcher side).
-//
 // PlanReload compares two snapshot trees (subtrees with equal ids are
 // skipped unread, so the cost follows the difference) and lists the edits
-// that turn the view of the old one into the view of the new one.
-// ApplyReload makes them in the view:
-//   - A file that changed is created beside its path (sparse, with its size,
-//     mode and mtime), given a presence slot, and renamed over the old one:
-//     the old inode lives on for whoever has it open, who keeps reading the
-//     content they opened; its unfetched chunks still land in that inode.
-//   - Removed entries are unlinked (open files again keep their content).
-//   - Paths the session changed and has not committed (a file still open for
-//     writing) are left as they are, with everything below them.
-//   - A file whose view already matches (type, size, mode, mtime — what the
-//     session's own commit published) is left alone.
+// that turn one into the other. A session reads it before a reload (through
+// its tree cache) so that ViewPopulator::Reload, which edits the view, finds
+// every tree it needs on local disk.
 #ifndef VOL_FETCHER_SESSION_VIEW_RELOAD_H_
 #define VOL_FETCHER_SESSION_VIEW_RELOAD_H_
 
@@ -23,7 +12,6 @@
 
 #include "absl/status/statusor.h"
 #include "fetcher/format/tree.h"
-#include "fetcher/session/fetch_engine.h"
 #include "fetcher/store/object_store.h"
 
 namespace vol {
@@ -38,12 +26,6 @@ struct ReloadEdit {
 // before its replacement.
 absl::StatusOr<std::vector<ReloadEdit>> PlanReload(ObjectStore& store, const ObjectId& from,
                                                    const ObjectId& to);
-
-// Applies the edits to `view` (mounted at `mount`), skipping every path for
-// which `keep(path)` is true. New non-empty files are added to `engine`.
-absl::Status ApplyReload(const std::vector<ReloadEdit>& edits, const std::string& view,
-                         const std::string& mount, FetchEngine& engine,
-                         const std::function<bool(const std::string&)>& keep);
 
 }  // namespace vol
 

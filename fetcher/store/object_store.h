@@ -39,6 +39,14 @@ class ObjectStore {
 
   // The whole object.
   virtual absl::StatusOr<std::string> Get(std::string_view key) = 0;
+  // The whole object into *out, whose capacity a store may reuse (a fetcher
+  // worker gets thousands of chunks through one buffer).
+  virtual absl::Status GetInto(std::string_view key, std::string* out) {
+    absl::StatusOr<std::string> got = Get(key);
+    if (!got.ok()) return got.status();
+    out->swap(*got);
+    return absl::OkStatus();
+  }
   // Bytes [offset, offset + length), clipped at the object's end.
   virtual absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,
                                                uint64_t length) = 0;

@@ -50,9 +50,20 @@ extern "C" {
 #define VOL_SESSION_FEATURES "features"
 #define VOL_SESSION_FETCHER_PID "fetcher.pid"
 #define VOL_FEATURE_WRITES "writes"
+/* The lifeline: an fd (decimal, in the program's environment) that every
+ * process of the session inherits, without FD_CLOEXEC. It is the write end of
+ * the session's `lifeline` FIFO; the fetcher reads the other end and sees EOF
+ * when the last process holding it has exited, which ends the session. Each
+ * holder also has it locked with flock(LOCK_SH) (the lock belongs to the
+ * shared open file description), so anyone can ask whether the session still
+ * has processes: flock(LOCK_EX | LOCK_NB) on the FIFO fails while they live.
+ * The shim keeps it open: close, dup2 onto it, close_range and closefrom
+ * leave it alone. */
+#define VOL_LIFELINE_ENV "VOL_LIFELINE"
+#define VOL_SESSION_LIFELINE "lifeline"
 
 #define VOL_PRESENCE_MAGIC 0x45525056u /* "VPRE" */
-#define VOL_PRESENCE_VERSION 1u
+#define VOL_PRESENCE_VERSION 2u
 
 struct vol_presence_header {
   uint32_t magic;
@@ -65,15 +76,42 @@ struct vol_presence_header {
 };
 
 /* One slot of an open-addressing hash table keyed by (dev, ino): start at
- * vol_presence_hash(ino) & (table_slots - 1), probe linearly, stop at ino == 0. */
+ * vol_presence_hash(ino) & (table_slots - 1), probe linearly, stop at ino == 0.
+ *
+ * A slot describes a view object that came from a snapshot unchanged:
+ *  - VOL_SLOT_FILE: a content file of the shared cache, hard-linked into the
+ *    view. Its real mode lacks the write bits (so that nothing writes into the
+ *    shared copy by accident) and its link count counts every view holding it;
+ *    a program is shown `mode` and one link, as a local copy would show. Before
+ *    anything modifies it (write-open, truncate, chmod, utimes, chown, xattrs,
+ *    link) the shim asks for a private copy (VOL_OP_PRIVATE).
+ *  - VOL_SLOT_DIR: a view directory. complete == 0: not populated yet (it is
+ *    empty on disk; VOL_OP_POPULATE fills it); its link count is not known and
+ *    is shown as 1 (what btrfs shows: "count unknown").
+ * origin_tree/origin_index name the snapshot entry the object mirrors (the
+ * tree that lists it and its position there; origin_index = VOL_ORIGIN_ROOT
+ * for a mount's root, whose tree is origin_tree itself): a dead session's
+ * changes are recovered by comparing its view with these. */
+enum vol_slot_kind { VOL_SLOT_FILE = 1, VOL_SLOT_DIR = 2 };
+/* vol_presence_file.flags */
+#define VOL_SLOT_SHARED 1u /* a content file of the shared cache (the fake and old fetchers
+                              fill private view files instead) */
+#define VOL_ORIGIN_ROOT 0xffffffffu
+
 struct vol_presence_file {
   uint64_t ino;         /* 0: empty slot. Written last, with release order. */
   uint64_t dev;
   uint64_t size;        /* bytes */
   uint64_t block_size;  /* bytes per bitmap bit: the file's chunk size */
   uint64_t bitmap_word; /* index of the file's first word in the bitmap area */
-  uint32_t complete;    /* 1 once every block is present: no more checks */
-  uint32_t index;       /* the file's number in vol_request.index */
+  uint32_t complete;    /* file: every block is present (no more checks); dir: populated */
+  uint32_t index;       /* the slot's number in vol_request.index */
+  uint32_t kind;        /* enum vol_slot_kind */
+  uint32_t mode;        /* VOL_SLOT_FILE: the permission bits a program sees */
+  uint8_t origin_tree[16];
+  uint32_t origin_index;
+  uint32_t flags;       /* VOL_SLOT_SHARED */
+  uint64_t reserved2;
 };
 
 static inline uint64_t vol_presence_hash(uint64_t ino) {
@@ -91,6 +129,10 @@ enum vol_op {
                            offset: enum vol_changed */
   VOL_OP_COMMIT = 4,    /* commit the mount at `path` ("" = every mount) */
   VOL_OP_RELOAD = 5,    /* commit, then move the mount at `path` ("" = all) to the head */
+  VOL_OP_POPULATE = 6,  /* populate the view directory passed as an fd (SCM_RIGHTS) */
+  VOL_OP_PRIVATE = 7,   /* replace the content file `path` (a name in the directory passed
+                           as an fd, SCM_RIGHTS) by a private file; offset: 0 = with its
+                           content (copy-up), 1 = empty (it is about to be truncated) */
 };
 
 /* VOL_OP_CHANGED says in vol_request.offset what happened to `path` (a shim

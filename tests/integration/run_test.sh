@@ -146,29 +146,42 @@ test_second_session_reads_warm() {
   want=$(sha256sum < big | cut -d' ' -f1)
   assert_eq "$want" "$(VOL_STATS=$T/s1 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "cold"
   [[ $(stat_of s1 store_bytes) -ge $((40 * MiB)) ]] || fail "cold read fetched only $(stat_of s1 store_bytes) bytes"
+  assert_eq $((40 * MiB)) "$(stat_of s1 view_bytes)" "bytes written to local disk by the first session (once)"
+  # The second session links the same local copy: nothing is fetched or written.
   assert_eq "$want" "$(VOL_STATS=$T/s2 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "warm"
   assert_eq 0 "$(stat_of s2 store_bytes)" "bytes fetched from the store by the second session"
-  assert_eq 10 "$(stat_of s2 cache_chunks)" "chunks served by the cache"
-  # A corrupted cache entry is noticed, dropped and fetched again.
+  assert_eq 0 "$(stat_of s2 view_bytes)" "bytes written by the second session"
+  # The same inode both times: st_ino is stable across sessions (git's index).
+  local i1 i2
+  i1=$("$VOL" run -v t -- stat -c %i /mnt/t/big)
+  i2=$("$VOL" run -v t -- stat -c %i /mnt/t/big)
+  assert_eq "$i1" "$i2" "st_ino of an unchanged file in two sessions"
+  # A cache file cut short is noticed, dropped and fetched again.
   local entry
-  entry=$(find "$T/.cache/vol/chunks" -type f | head -1)
-  printf 'X' | dd of="$entry" bs=1 seek=100 conv=notrunc status=none
-  assert_eq "$want" "$(VOL_STATS=$T/s3 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "after corruption"
-  assert_eq $((4 * MiB + 32)) "$(stat_of s3 store_bytes)" "only the corrupt chunk is fetched again"
+  entry=$(find "$T/.cache/vol/files" -type f -size +1M | head -1)
+  [[ -n "$entry" ]] || fail "no content file in the cache"
+  chmod u+w "$entry" && truncate -s $((4 * MiB)) "$entry"
+  assert_eq "$want" "$(VOL_STATS=$T/s3 "$VOL" run -v t -- sha256sum /mnt/t/big | cut -d' ' -f1)" "after damage"
+  [[ $(stat_of s3 store_bytes) -ge $((40 * MiB)) ]] || fail "the damaged copy was not fetched again"
 }
 
 test_cache_is_evicted_under_its_limit() {
   "$VOL" create t >/dev/null
   head -c $((64 * MiB)) /dev/urandom > big
-  "$VOL" put t big /big >/dev/null
+  head -c $((4 * MiB)) /dev/urandom > small
+  "$VOL" put t big small / >/dev/null
   VOL_CACHE_SIZE=16M "$VOL" run -v t -- cat /mnt/t/big > /dev/null
+  VOL_CACHE_SIZE=16M "$VOL" run -v t -- cat /mnt/t/small > /dev/null
   local used
-  # Entries only: du would count the directories' own blocks too.
-  used=$(find "$T/.cache/vol/chunks" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+  # Blocks of content files only (files not read yet are sparse; du would
+  # count the directories' own blocks too).
+  used=$(find "$T/.cache/vol/files" -type f ! -name '*.map' -printf '%b\n' | awk '{s += $1 * 512} END {print s + 0}')
   echo "cache holds $used bytes under a 16 MiB limit"
-  [[ $used -le $((16 * MiB)) && $used -gt 0 ]] || fail "cache holds $used bytes with VOL_CACHE_SIZE=16M"
-  # (Which chunks survive is checked by the unit tests: chunks are fetched
-  # in parallel, so their order of use here is not fixed.)
+  # The 64 MiB file went once its session ended (no view links it any more);
+  # the small one, used last, stays.
+  assert_eq $((4 * MiB)) "$used" "bytes in the cache with VOL_CACHE_SIZE=16M"
+  # While a session links a file it is not evicted, whatever the limit.
+  VOL_CACHE_SIZE=1M "$VOL" run -v t -- sh -c 'cat /mnt/t/big >/dev/null; cat /mnt/t/small > /dev/null; cmp /mnt/t/big '"$T"'/big'
 }
 
 test_killed_fetcher_gives_errors_not_a_hang() {

@@ -23,7 +23,8 @@ import threading
 
 MASK64 = (1 << 64) - 1
 HEADER = struct.Struct("<IIQQQQQ")   # vol_presence_header
-SLOT = struct.Struct("<QQQQQII")     # vol_presence_file
+SLOT = struct.Struct("<QQQQQIIII16sIIQ")  # vol_presence_file (version 2)
+SLOT_FILE = 1
 REQ = struct.Struct("<IIQQ")         # vol_request without path
 RESP = struct.Struct("<iIQQ512s")    # vol_response
 OP_PING, OP_FETCH, OP_FETCH_ALL, OP_CHANGED, OP_COMMIT, OP_RELOAD = 0, 1, 2, 3, 4, 5
@@ -71,7 +72,7 @@ with open(ppath, "wb") as f:
     f.truncate(total)
 pf = open(ppath, "r+b")
 pm = mmap.mmap(pf.fileno(), total)
-HEADER.pack_into(pm, 0, 0x45525056, 1, slots, table_off, bitmap_off, sum(words), sum(words))
+HEADER.pack_into(pm, 0, 0x45525056, 2, slots, table_off, bitmap_off, sum(words), sum(words))
 
 info = []  # per index: slot offset, bitmap word offset, size, nblocks, present set
 word = 0
@@ -82,7 +83,8 @@ for index, (v, s, size) in enumerate(files):
         i = (i + 1) & (slots - 1)
     off = table_off + i * SLOT.size
     nblocks = (size + block - 1) // block
-    SLOT.pack_into(pm, off, 0, st.st_dev, size, block, word, 1 if size == 0 else 0, index)
+    SLOT.pack_into(pm, off, 0, st.st_dev, size, block, word, 1 if size == 0 else 0, index,
+                   SLOT_FILE, st.st_mode & 0o7777, b"\0" * 16, 0xffffffff, 0, 0)
     struct.pack_into("<Q", pm, off, st.st_ino)  # ino last: the slot is published
     info.append([off, bitmap_off + 8 * word, size, nblocks, set(), v, s])
     word += words[index]
@@ -173,6 +175,8 @@ def serve(conn):
                     f.write(f"{'COMMIT' if op == OP_COMMIT else 'RELOAD'} {target}\n")
                 if target not in ("", mount):
                     err = 2  # ENOENT: no such mount
+            elif op in (6, 7):
+                pass  # POPULATE, PRIVATE: this view is eager, and its files are not shared
             elif op != OP_PING:
                 err = 22
         conn.send(RESP.pack(err, 0, 0, 0, b""))

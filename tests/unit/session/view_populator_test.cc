@@ -1,0 +1,220 @@
+#include "fetcher/session/view_populator.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fetcher/format/chunk.h"
+#include "fetcher/session/view_index.h"
+#include "fetcher/volume/tree_editor.h"
+#include "tests/unit/testing/temp_dir.h"
+
+namespace vol {
+namespace {
+
+class ViewPopulatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testing::FileStoreIn(tmp_);
+    auto presence = PresenceTable::Create(tmp_ / "presence", 1024, 4096);
+    ASSERT_TRUE(presence.ok());
+    presence_ = *std::move(presence);
+    cache_ = std::make_unique<ContentCache>(tmp_ / "cache", uint64_t{1} << 30);
+    engine_ = std::make_unique<FetchEngine>(*store_, *cache_, *presence_, 4, ReadAheadParams{});
+    populator_ = std::make_unique<ViewPopulator>(*store_, *engine_, *presence_, 2);
+    umask(0);
+  }
+  void TearDown() override {
+    populator_.reset();
+    engine_.reset();
+    cache_.reset();
+  }
+  Entry File(const std::string& content, uint32_t mode = 0644) {
+    Entry e;
+    e.type = EntryType::kFile;
+    e.mode = mode;
+    e.mtime_ns = 1600000000000000000;
+    e.size = content.size();
+    for (size_t at = 0; at < content.size(); at += kChunkSize) {
+      e.chunks.push_back(StoreChunk(*store_, content.substr(at, kChunkSize))->ref);
+    }
+    return e;
+  }
+  Entry Link(const std::string& target) {
+    Entry e;
+    e.type = EntryType::kSymlink;
+    e.mode = 0777;
+    e.target = target;
+    e.size = target.size();
+    return e;
+  }
+  void Put(TreeEditor& t, const std::string& path, Entry e) {
+    ASSERT_TRUE(t.Put(*ParseVolumePath(path), std::move(e)).ok()) << path;
+  }
+  struct stat Stat(const std::string& p) {
+    struct stat st {};
+    EXPECT_EQ(lstat(p.c_str(), &st), 0) << p;
+    return st;
+  }
+  UniqueFd OpenDir(const std::string& p) { return UniqueFd(open(p.c_str(), O_RDONLY | O_DIRECTORY)); }
+  // Makes the whole file in `slot` present, running the owner's loop.
+  absl::Status FetchAll(uint32_t slot) {
+    bool done = false;
+    absl::Status result;
+    engine_->Fetch(slot, 0, 0, true, [&](absl::Status s) {
+      result = s;
+      done = true;
+    });
+    while (!done) {
+      uint64_t n;
+      if (read(engine_->event_fd(), &n, sizeof n) < 0) return absl::InternalError("eventfd");
+      engine_->OnCompletions();
+    }
+    return result;
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<PresenceTable> presence_;
+  std::unique_ptr<ContentCache> cache_;
+  std::unique_ptr<FetchEngine> engine_;
+  std::unique_ptr<ViewPopulator> populator_;
+};
+
+TEST_F(ViewPopulatorTest, DirectoriesAreMadeOnFirstUseAndFilesLinkTheSharedCopy) {
+  std::string big = testing::RandomBytes(9 << 20);
+  TreeEditor t(*store_, EmptyTreeId());
+  Put(t, "/a/b/deep.txt", File("deep"));
+  Put(t, "/top.bin", File(big, 0755));
+  Put(t, "/empty", File(""));
+  Put(t, "/rel", Link("a/b"));
+  Put(t, "/abs", Link("/mnt/x/top.bin"));
+  Put(t, "/s", File("x", 06755));
+  ObjectId root = *t.Flush();
+  std::string view = tmp_ / "view";
+  ASSERT_TRUE(populator_->AddRoot(0, view, "/mnt/x", root, 1700000000000000000).ok());
+
+  // Nothing but the root at first, and the root is not populated.
+  struct stat st = Stat(view);
+  EXPECT_TRUE(populator_->Unpopulated(st.st_dev, st.st_ino));
+  EXPECT_NE(access((view + "/top.bin").c_str(), F_OK), 0);
+  {
+    UniqueFd r = OpenDir(view);
+    ASSERT_TRUE(populator_->PopulateNow(r.get()).ok());
+  }
+  EXPECT_FALSE(populator_->Unpopulated(st.st_dev, st.st_ino));
+  EXPECT_EQ(Stat(view).st_mtim.tv_sec, 1700000000) << "populating leaves the directory's mtime";
+
+  // a: there, empty on disk, unpopulated; its origin is its tree.
+  struct stat a = Stat(view + "/a");
+  EXPECT_TRUE(S_ISDIR(a.st_mode));
+  EXPECT_TRUE(populator_->Unpopulated(a.st_dev, a.st_ino));
+  EXPECT_NE(access((view + "/a/b").c_str(), F_OK), 0);
+  std::optional<Entry> origin = populator_->DirEntry(a.st_dev, a.st_ino);
+  ASSERT_TRUE(origin.has_value());
+  SessionViewIndex index(*engine_, *populator_);
+  ASSERT_TRUE(index.Origin(a.st_dev, a.st_ino).has_value()) << "an unpopulated directory mirrors its tree";
+  EXPECT_EQ(index.Origin(a.st_dev, a.st_ino)->tree, origin->tree);
+
+  // top.bin: the shared cache's file, linked (two links), with a slot.
+  struct stat top = Stat(view + "/top.bin");
+  EXPECT_EQ(top.st_nlink, 2u);
+  EXPECT_EQ(top.st_size, static_cast<off_t>(big.size()));
+  EXPECT_EQ(top.st_mode & 0022, 0u) << "the shared copy is not writable but by its user, while it is filled";
+  std::optional<uint32_t> slot = presence_->Find(top.st_dev, top.st_ino);
+  ASSERT_TRUE(slot.has_value());
+  EXPECT_EQ(presence_->file(*slot).kind, static_cast<uint32_t>(VOL_SLOT_FILE));
+  EXPECT_EQ(presence_->file(*slot).mode, 0755u) << "the mode a program sees";
+  ASSERT_TRUE(FetchAll(*slot).ok());
+  cache_->Flush();
+  EXPECT_EQ(Stat(view + "/top.bin").st_mode & 0222, 0u) << "complete, the shared copy is not writable";
+  absl::StatusOr<std::string> got = ReadFile(view + "/top.bin");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == big);
+  ASSERT_TRUE(index.Origin(top.st_dev, top.st_ino).has_value());
+  EXPECT_EQ(index.Origin(top.st_dev, top.st_ino)->chunks.size(), 3u);
+
+  EXPECT_EQ(Stat(view + "/empty").st_nlink, 1u) << "an empty file is private";
+  char target[256];
+  ssize_t n = readlink((view + "/abs").c_str(), target, sizeof target);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(target, n), view + "/top.bin") << "absolute links into the mount point into the view";
+  n = readlink((view + "/rel").c_str(), target, sizeof target);
+  EXPECT_EQ(std::string(target, n), "a/b");
+  EXPECT_EQ(presence_->file(*presence_->Find(Stat(view + "/s").st_dev, Stat(view + "/s").st_ino)).mode, 0755u)
+      << "no setuid or setgid from the store";
+
+  {
+    UniqueFd d = OpenDir(view + "/a");
+    ASSERT_TRUE(populator_->PopulateNow(d.get()).ok());
+  }
+  EXPECT_TRUE(S_ISDIR(Stat(view + "/a/b").st_mode));
+
+  // A second view of the same snapshot links the same inode.
+  std::string view2 = tmp_ / "view2";
+  ASSERT_TRUE(populator_->AddRoot(1, view2, "/mnt/y", root, 1).ok());
+  {
+    UniqueFd r = OpenDir(view2);
+    ASSERT_TRUE(populator_->PopulateNow(r.get()).ok());
+  }
+  EXPECT_EQ(Stat(view2 + "/top.bin").st_ino, top.st_ino);
+}
+
+TEST_F(ViewPopulatorTest, ReloadEditsPopulatedDirectoriesAndRetargetsTheRest) {
+  TreeEditor t(*store_, EmptyTreeId());
+  Put(t, "/d/f", File("old"));
+  Put(t, "/d/gone", File("g"));
+  Put(t, "/d/sub/x", File("x1"));
+  Put(t, "/lazy/y", File("y1"));
+  Put(t, "/keep", File("k"));
+  ObjectId from = *t.Flush();
+  std::string view = tmp_ / "view";
+  ASSERT_TRUE(populator_->AddRoot(0, view, "/mnt/x", from, 1).ok());
+  UniqueFd root = OpenDir(view);
+  ASSERT_TRUE(populator_->PopulateNow(root.get()).ok());
+  {
+    UniqueFd d = OpenDir(view + "/d");
+    ASSERT_TRUE(populator_->PopulateNow(d.get()).ok());
+  }
+  // A reader holds the old d/f open across the reload.
+  UniqueFd held(open((view + "/d/f").c_str(), O_RDONLY));
+  ASSERT_TRUE(held.ok());
+
+  TreeEditor e(*store_, from);
+  Put(e, "/d/f", File("new!"));
+  ASSERT_TRUE(e.Remove(*ParseVolumePath("/d/gone")).ok());
+  Put(e, "/d/sub/x", File("x2"));
+  Put(e, "/lazy/y", File("y2"));
+  Put(e, "/keep", File("changed elsewhere"));
+  Put(e, "/added", File("a"));
+  ObjectId to = *e.Flush();
+  auto keep = [](const std::string& p) { return p == "keep"; };
+  ASSERT_TRUE(populator_->Reload(0, root.get(), from, to, keep).ok());
+
+  EXPECT_EQ(Stat(view + "/d/f").st_size, 4);
+  EXPECT_NE(access((view + "/d/gone").c_str(), F_OK), 0);
+  EXPECT_EQ(access((view + "/added").c_str(), F_OK), 0);
+  EXPECT_EQ(Stat(view + "/keep").st_size, 1) << "a path the session changed is left alone";
+  struct stat held_st;
+  ASSERT_EQ(fstat(held.get(), &held_st), 0);
+  EXPECT_EQ(held_st.st_size, 3) << "an open file keeps the content it opened";
+  // Never populated: they now mirror the new trees.
+  struct stat lazy = Stat(view + "/lazy");
+  EXPECT_TRUE(populator_->Unpopulated(lazy.st_dev, lazy.st_ino));
+  {
+    UniqueFd l = OpenDir(view + "/lazy");
+    ASSERT_TRUE(populator_->PopulateNow(l.get()).ok());
+    UniqueFd s = OpenDir(view + "/d/sub");
+    ASSERT_TRUE(populator_->PopulateNow(s.get()).ok());
+  }
+  EXPECT_EQ(Stat(view + "/lazy/y").st_size, 2);
+  std::optional<uint32_t> slot = presence_->Find(Stat(view + "/lazy/y").st_dev, Stat(view + "/lazy/y").st_ino);
+  ASSERT_TRUE(slot.has_value());
+  ASSERT_TRUE(FetchAll(*slot).ok());
+  EXPECT_EQ(*ReadFile(view + "/lazy/y"), "y2");
+  EXPECT_EQ(Stat(view + "/d/sub/x").st_size, 2);
+}
+
+}  // namespace
+}  // namespace vol
