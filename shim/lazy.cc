@@ -123,10 +123,9 @@ int populate_parent(int dirfd, const char* path) {
   char parent[kPathMax];
   split_last(path, parent, sizeof parent);
   struct stat st;
-  if (sys(SYS_newfstatat, dirfd, parent, &st, 0) != 0) {
-    // A missing parent may be inside an unpopulated directory.
-    if (!populate_for_retry(dirfd, path, ENOENT)) return 0;
-    if (sys(SYS_newfstatat, dirfd, parent, &st, 0) != 0) return 0;
+  // A missing parent may be inside unpopulated directories, one level each round.
+  for (int tries = 0; sys(SYS_newfstatat, dirfd, parent, &st, 0) != 0; tries++) {
+    if (tries >= 4096 || !populate_for_retry(dirfd, path, ENOENT)) return 0;
   }
   if (!is_unpopulated_dir(st)) return 0;
   int err = populate_open_dir(dirfd, parent);

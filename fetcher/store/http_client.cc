@@ -153,6 +153,10 @@ void HttpClient::Return(Handle* handle) {
 
 HttpResult HttpClient::Perform(const HttpRequest& request, absl::Duration timeout) {
   HttpResult result;
+  if (request.reuse_body != nullptr) {
+    result.response.body.swap(*request.reuse_body);
+    result.response.body.clear();  // keeps the capacity
+  }
   Handle* handle = Borrow();
   if (handle == nullptr) {
     result.curl_code = CURLE_OUT_OF_MEMORY;

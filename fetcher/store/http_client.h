@@ -36,6 +36,9 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view body;  // PUT / POST payload
+  // A buffer whose memory the response body may take over (its content is
+  // dropped): a caller that makes many GETs reuses one allocation.
+  std::string* reuse_body = nullptr;
 };
 
 struct HttpResponse {

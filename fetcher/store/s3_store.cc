@@ -73,6 +73,7 @@ struct Call {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view body;
   std::string what;  // "GET chunks/ab12…", for messages
+  std::string* reuse_body = nullptr;  // memory the first attempt's response may take over
 };
 
 // A 2xx response the caller still has to accept: OK, or why not (retried).
@@ -103,6 +104,16 @@ class S3Store final : public ObjectStore {
     if (!resp.ok()) return resp.status();
     if (resp->status != 200) return HttpError(call, *resp);
     return std::move(resp->body);
+  }
+
+  absl::Status GetInto(std::string_view key, std::string* out) override {
+    Call call{"GET", FullKey(key), {}, {}, {}, "GET " + std::string(key)};
+    call.reuse_body = out;
+    auto resp = Execute(call, ChecksumOk, nullptr);
+    if (!resp.ok()) return resp.status();
+    if (resp->status != 200) return HttpError(call, *resp);
+    out->swap(resp->body);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,
@@ -259,6 +270,7 @@ class S3Store final : public ObjectStore {
     std::string query = CanonicalQueryString(call.query);
     if (!query.empty()) req.url += "?" + query;
     req.body = call.body;
+    req.reuse_body = call.reuse_body;
     if (!config_.anonymous()) {
       std::string date = AmzDate(absl::ToTimeT(absl::Now()));
       sig.headers.emplace_back("x-amz-date", date);
