@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "fetcher/util/fs.h"
+#include "fetcher/util/safe_dir.h"
 
 namespace vol {
 
@@ -93,10 +94,12 @@ absl::Status ChunkCache::Put(const ChunkRef& ref, absl::string_view raw) {
   std::string dir = path.substr(0, path.rfind('/'));
   std::string tmp = absl::StrCat(dir, "/.tmp.", ref.id.Hex(), ".", getpid(), ".",
                                  tmp_counter_.fetch_add(1, std::memory_order_relaxed));
-  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  // Private: the cache holds content of volumes other users may not read (safe_dir.h).
+  constexpr int kCreateFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(open(tmp.c_str(), kCreateFlags, kPrivateFileMode));
   if (!fd.ok() && errno == ENOENT) {
-    if (absl::Status s = MakeDirs(dir); !s.ok()) return s;
-    fd.reset(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (absl::Status s = MakeDirs(dir, kPrivateDirMode); !s.ok()) return s;
+    fd.reset(open(tmp.c_str(), kCreateFlags, kPrivateFileMode));
   }
   if (!fd.ok()) return ErrnoError(absl::StrCat("cannot write cache entry ", tmp), errno);
   absl::Status s = WriteFull(fd.get(), raw.data(), raw.size());
@@ -169,9 +172,9 @@ uint64_t ChunkCache::Usage() const {
 }
 
 absl::StatusOr<uint64_t> ChunkCache::Evict(uint64_t target, bool wait) {
-  if (absl::Status s = MakeDirs(dir_); !s.ok()) return s;
+  if (absl::Status s = MakeDirs(dir_, kPrivateDirMode); !s.ok()) return s;
   std::string lock_path = absl::StrCat(dir_, "/evict.lock");
-  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, kPrivateFileMode));
   if (!lock.ok()) return ErrnoError(absl::StrCat("cannot open ", lock_path), errno);
   if (flock(lock.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) return Usage();  // another evicts
   std::vector<CacheEntry> entries = ListEntries(dir_);

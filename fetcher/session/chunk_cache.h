@@ -15,6 +15,9 @@
 //     process evicts after adding 1/8 of the limit since its last pass, and
 //     only one process at a time evicts (flock on DIR/evict.lock). A reader
 //     that has an entry open while it is evicted still reads it (unlink).
+//   - Private to the user: entries 0600 in directories 0700
+//     (kPrivateFileMode, kPrivateDirMode), under a cache directory that
+//     `vol run` checks (SafeDir) before any session uses it.
 #ifndef VOL_FETCHER_SESSION_CHUNK_CACHE_H_
 #define VOL_FETCHER_SESSION_CHUNK_CACHE_H_
 
