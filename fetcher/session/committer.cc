@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/material_mode.h"
 #include "fetcher/session/open_writers.h"
 #include "fetcher/session/session_dir.h"
 #include "fetcher/session/view_builder.h"
@@ -89,6 +90,10 @@ class Planner {
         rec->second.entry.size == e.size) {
       // Content as committed: never written (an incomplete file cannot have been).
       e.chunks = rec->second.entry.chunks;
+      // The view shows MaterialMode's bits: an untouched mode keeps the stored special bits.
+      if (e.mode == MaterialMode(rec->second.entry.mode, EntryType::kFile, m_.preserve_special_modes)) {
+        e.mode = rec->second.entry.mode;
+      }
       return e;
     }
     if (e.size > 0) {

@@ -144,12 +144,13 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
     std::string view = session.ViewPath(i, m.spec.volume);
     ViewStats stats;
     int64_t root_mtime = m.head.seq == 0 ? m.info.created_ns : m.head.time_ns;
-    if (absl::Status s = BuildView(store, m.head.root, root_mtime, view, m.spec.mount, config.files, stats);
+    if (absl::Status s = BuildView(store, m.head.root, root_mtime, view, m.spec.mount, config.files, stats,
+                                   o.preserve_special_modes);
         !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("volume '", m.spec.volume, "': ", s.message()));
     }
     lines.push_back({m.spec.mount, view, o.read_only});
-    config.mounts.push_back({m.spec.mount, view, m.info, o.read_only, m.head.root});
+    config.mounts.push_back({m.spec.mount, view, m.info, o.read_only, m.head.root, o.preserve_special_modes});
   }
   config.commit_every = o.no_commit ? 0 : o.commit_every;
   config.commit_at_exit = !o.no_commit && !o.read_only;
@@ -305,8 +306,7 @@ absl::StatusOr<int> RunSession(const RunOptions& o) {
     }
     mounts.push_back({spec, *std::move(info), *std::move(head)});
   }
-  std::string cache_dir = DefaultCacheDir();
-  if (absl::Status s = MakeDirs(cache_dir, 0700); !s.ok()) return s;
+  std::string cache_dir = DefaultCacheDir();  // checked (or created 0700) by SessionDir::Create
   absl::StatusOr<SessionDir> session = SessionDir::Create(cache_dir);
   if (!session.ok()) return session.status();
   absl::StatusOr<int> rc = RunInSession(o, mounts, **store, *shim, cache_dir, *session);

@@ -310,7 +310,8 @@ void SessionCommits::StartNext() {
             }
             return false;
           };
-          absl::Status s = ApplyReload(plan.edits, mounts_[plan.mount].view, mounts_[plan.mount].mount, engine_, keep);
+          absl::Status s = ApplyReload(plan.edits, mounts_[plan.mount].view, mounts_[plan.mount].mount, engine_, keep,
+                                       mounts_[plan.mount].preserve_special_modes);
           if (!s.ok()) {
             *result = s;
             break;
@@ -591,6 +592,8 @@ absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const
 }  // namespace
 
 absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir) {
+  // Nothing in DIR is trusted before this: another user may have planted it.
+  if (absl::Status s = CheckKeptSession(session_dir); !s.ok()) return s;
   absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/pending.json"));
   if (!text.ok()) {
     absl::StatusOr<std::string> recover = ReadFile(absl::StrCat(session_dir, "/recover.json"));

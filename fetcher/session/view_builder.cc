@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/material_mode.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
 
@@ -45,7 +46,7 @@ struct DirResult {
 // directory fd (short path walks). Files are created with their final mode
 // (the caller has cleared the umask), sized, and dated.
 void Populate(ObjectStore& store, const PendingDir& dir, const std::string& mount,
-              const std::string& view, DirResult& out) {
+              const std::string& view, bool preserve_special_modes, DirResult& out) {
   absl::StatusOr<Tree> tree = ReadTree(store, dir.tree);
   if (!tree.ok()) {
     out.status = tree.status();
@@ -64,7 +65,8 @@ void Populate(ObjectStore& store, const PendingDir& dir, const std::string& moun
     switch (e.type) {
       case EntryType::kDir:
         if (mkdirat(dfd.get(), name, 0700) != 0) return fail("directory");
-        out.subdirs.push_back({absl::StrCat(dir.path, "/", e.name), e.tree, e.mode & 07777, e.mtime_ns});
+        out.subdirs.push_back({absl::StrCat(dir.path, "/", e.name), e.tree,
+                               MaterialMode(e.mode, e.type, preserve_special_modes), e.mtime_ns});
         ++out.stats.dirs;
         break;
       case EntryType::kSymlink: {
@@ -76,9 +78,12 @@ void Populate(ObjectStore& store, const PendingDir& dir, const std::string& moun
         break;
       }
       case EntryType::kFile: {
-        UniqueFd fd(openat(dfd.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 07777));
+        uint32_t mode = MaterialMode(e.mode, e.type, preserve_special_modes);
+        UniqueFd fd(openat(dfd.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
         if (!fd.ok()) return fail("file");
         if (e.size > 0 && ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0) return fail("file");
+        // Creating and truncating may drop setuid/setgid (preserved modes only): set them last.
+        if ((mode & 06000) != 0 && fchmod(fd.get(), mode) != 0) return fail("file");
         struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
         if (futimens(fd.get(), times) != 0) return fail("file");
         ++out.stats.files;
@@ -113,7 +118,7 @@ std::string RewriteSymlinkTarget(const std::string& target, const std::string& m
 
 absl::Status BuildView(ObjectStore& store, const ObjectId& root, int64_t root_mtime_ns,
                        const std::string& view, const std::string& mount,
-                       std::vector<ViewFile>& files, ViewStats& stats) {
+                       std::vector<ViewFile>& files, ViewStats& stats, bool preserve_special_modes) {
   if (mkdir(view.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoError(absl::StrCat("cannot create view ", view), errno);
   }
@@ -126,7 +131,7 @@ absl::Status BuildView(ObjectStore& store, const ObjectId& root, int64_t root_mt
   while (!level.empty() && status.ok()) {
     std::vector<DirResult> results(level.size());
     for (size_t i = 0; i < level.size(); ++i) {
-      pool.Submit([&, i] { Populate(store, level[i], mount, view, results[i]); });
+      pool.Submit([&, i] { Populate(store, level[i], mount, view, preserve_special_modes, results[i]); });
     }
     pool.Wait();
     std::vector<PendingDir> next;

@@ -48,9 +48,10 @@ std::string RewriteSymlinkTarget(const std::string& target, const std::string& m
 // Creates the view of the tree `root` at `view` (created; it must not exist
 // or be empty). `mount` is where the program sees it; `root_mtime_ns` the
 // mtime given to the view's root. Appends every non-empty file to `files`.
+// Modes are MaterialMode's (fetcher/format/material_mode.h).
 absl::Status BuildView(ObjectStore& store, const ObjectId& root, int64_t root_mtime_ns,
                        const std::string& view, const std::string& mount,
-                       std::vector<ViewFile>& files, ViewStats& stats);
+                       std::vector<ViewFile>& files, ViewStats& stats, bool preserve_special_modes = false);
 
 }  // namespace vol
 

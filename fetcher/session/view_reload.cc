@@ -8,6 +8,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/material_mode.h"
 #include "fetcher/session/session_dir.h"
 #include "fetcher/session/view_builder.h"
 #include "fetcher/util/fs.h"
@@ -70,10 +71,10 @@ void AddTree(ObjectStore& store, const Entry& e, const std::string& path, std::v
   if (e.is_dir()) status = Diff(store, EmptyTreeId(), e.tree, path, out);
 }
 
-bool Matches(const struct stat& st, const Entry& e) {
+bool Matches(const struct stat& st, const Entry& e, bool preserve_special_modes) {
   int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return S_ISREG(st.st_mode) && e.is_file() && static_cast<uint64_t>(st.st_size) == e.size &&
-         (st.st_mode & 07777) == e.mode && mtime == e.mtime_ns;
+         (st.st_mode & 07777) == MaterialMode(e.mode, e.type, preserve_special_modes) && mtime == e.mtime_ns;
 }
 
 std::atomic<uint64_t> g_tmp{0};
@@ -89,7 +90,7 @@ absl::StatusOr<std::vector<ReloadEdit>> PlanReload(ObjectStore& store, const Obj
 
 absl::Status ApplyReload(const std::vector<ReloadEdit>& edits, const std::string& view,
                          const std::string& mount, FetchEngine& engine,
-                         const std::function<bool(const std::string&)>& keep) {
+                         const std::function<bool(const std::string&)>& keep, bool preserve_special_modes) {
   std::vector<const ReloadEdit*> dirs;  // modes and times last
   for (const ReloadEdit& ed : edits) {
     if (keep(ed.path)) continue;
@@ -137,7 +138,7 @@ absl::Status ApplyReload(const std::vector<ReloadEdit>& edits, const std::string
         break;
       }
       case EntryType::kFile: {
-        if (exists && Matches(st, e)) continue;  // the session's own commit: already there
+        if (exists && Matches(st, e, preserve_special_modes)) continue;  // the session's own commit: already there
         std::string tmp = absl::StrCat(local, ".vol-reload.", g_tmp++);
         std::vector<ViewFile> made;
         UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -145,7 +146,7 @@ absl::Status ApplyReload(const std::vector<ReloadEdit>& edits, const std::string
         if (e.size > 0 && ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0) {
           return ErrnoError(absl::StrCat("cannot size view file ", tmp), errno);
         }
-        fchmod(fd.get(), e.mode & 07777);
+        fchmod(fd.get(), MaterialMode(e.mode, e.type, preserve_special_modes));
         struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
         futimens(fd.get(), times);
         struct stat nst;
@@ -172,7 +173,7 @@ absl::Status ApplyReload(const std::vector<ReloadEdit>& edits, const std::string
   }
   for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
     std::string local = absl::StrCat(view, "/", (*it)->path);
-    chmod(local.c_str(), (*it)->entry.mode & 07777);
+    chmod(local.c_str(), MaterialMode((*it)->entry.mode, EntryType::kDir, preserve_special_modes));
     struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec((*it)->entry.mtime_ns)};
     utimensat(AT_FDCWD, local.c_str(), times, AT_SYMLINK_NOFOLLOW);
   }

@@ -41,9 +41,10 @@ absl::StatusOr<std::vector<ReloadEdit>> PlanReload(ObjectStore& store, const Obj
 
 // Applies the edits to `view` (mounted at `mount`), skipping every path for
 // which `keep(path)` is true. New non-empty files are added to `engine`.
+// Modes are MaterialMode's (fetcher/format/material_mode.h).
 absl::Status ApplyReload(const std::vector<ReloadEdit>& edits, const std::string& view,
                          const std::string& mount, FetchEngine& engine,
-                         const std::function<bool(const std::string&)>& keep);
+                         const std::function<bool(const std::string&)>& keep, bool preserve_special_modes);
 
 }  // namespace vol
 
