@@ -242,8 +242,8 @@ absl::Status RemoveSessionDir(const std::string& path) {
   absl::StatusOr<SafeDir> session = SafeDir::Open(path, IfMissing::kFail, "session directory");
   if (!session.ok()) return session.status();
   absl::StatusOr<std::optional<SafeDir>> views_home = ViewsHomeOf(*session);
+  if (!views_home.ok()) return views_home.status();  // nothing removed: the user looks first
   absl::Status s = RemoveChecked(*session);
-  if (!views_home.ok()) return s.ok() ? views_home.status() : s;
   if (views_home->has_value()) {
     absl::Status v = RemoveChecked(**views_home);
     if (s.ok()) s = v;

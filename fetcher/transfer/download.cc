@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -117,9 +118,19 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
     }
   }
 
-  // Everything below is reached from the directory holding the root, by name.
+  // Everything below is reached from the directory holding the root, by
+  // name. That directory is found as the user wrote LOCAL (a root named "."
+  // or ".." by its real path, so that it has a name in its parent).
+  std::string anchor = items[0].local;
+  std::string last = anchor.substr(anchor.rfind('/') + 1);
+  if (last == "." || last == "..") {
+    if (char* real = realpath(anchor.c_str(), nullptr)) {
+      anchor = real;
+      free(real);
+    }
+  }
   std::string root_name;
-  absl::StatusOr<UniqueFd> base = OpenParentDir(items[0].local, &root_name);
+  absl::StatusOr<UniqueFd> base = OpenParentDir(anchor, &root_name);
   if (!base.ok()) return base.status();
   const std::string& root_local = items[0].local;
   auto mode_of = [&](const Entry& e) { return MaterialMode(e.mode, e.type, options.preserve_special_modes); };

@@ -105,7 +105,12 @@ TEST(SessionDir, ALongCachePathPutsTheSocketInXdgRuntimeDir) {
   std::string id = s->path().substr(s->path().rfind('/') + 1);
   EXPECT_EQ(*ReadFile(s->File("views-dir")), cache + "/sessions/" + id);
   EXPECT_EQ(s->ViewPath(0, "v"), cache + "/sessions/" + id + "/views/0-v");
-  ASSERT_TRUE(CheckKeptSession(s->path()).ok());
+  ASSERT_EQ(mkdir(s->ViewPath(0, "v").c_str(), 0700), 0);
+  ASSERT_TRUE(WriteFileAtomic(s->File("recover.json"),
+                              R"({"store":"file:///nowhere","mounts":[{"view":")" + s->ViewPath(0, "v") + R"("}]})")
+                  .ok());
+  absl::Status checked = CheckKeptSession(s->path());
+  ASSERT_TRUE(checked.ok()) << checked;
   ASSERT_TRUE(s->Remove().ok());
   EXPECT_FALSE(Exists(s->path()));
   EXPECT_FALSE(Exists(cache + "/sessions/" + id));
@@ -186,8 +191,9 @@ TEST_F(KeptSessionTest, RefusesAViewsDirThatIsNotItsOwnSessionDirectory) {
   ASSERT_TRUE(WriteFileAtomic(session_ + "/pending.json", R"({"store":"file:///nowhere","mounts":[]})").ok());
   absl::Status s = CheckKeptSession(session_);
   EXPECT_TRUE(absl::StrContains(s.message(), "names " + (t_ / "victim/dir") + " as its views, which is not")) << s;
-  // And removal, even when asked directly, never follows it.
+  // And removal, even when asked directly, neither follows it nor removes the session.
   EXPECT_FALSE(RemoveSessionDir(session_).ok());
+  EXPECT_TRUE(Exists(session_ + "/pending.json"));
   EXPECT_EQ(*ReadFile(t_ / "victim/dir/file"), "victim's bytes");
 }
 

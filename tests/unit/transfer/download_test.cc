@@ -55,6 +55,14 @@ TEST_F(DownloadTest, SpecialModesFromTheStoreAreDroppedUnlessPreserved) {
   EXPECT_EQ(ModeOf(t_ / "plain/open"), 01775u);
 }
 
+TEST_F(DownloadTest, IntoDotAndDotDot) {
+  ASSERT_TRUE(MakeDirs(t_ / "dest/sub", 0755).ok());
+  ASSERT_TRUE(Get(t_ / "dest/.", {}).ok());
+  EXPECT_EQ(*ReadFile(t_ / "dest/plain"), "#!/bin/sh\n");
+  ASSERT_TRUE(Get(t_ / "dest/sub/..", {.force = true}).ok());
+  EXPECT_EQ(ModeOf(t_ / "dest/open/inner"), 0711u);
+}
+
 TEST_F(DownloadTest, APlantedSymlinkInAMergedDirectoryIsNeverFollowed) {
   // A shared directory someone else can write, with their link where a
   // subdirectory of the download goes.
