@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -47,7 +48,13 @@ std::string DefaultCacheDir() {
   if (const char* d = getenv("VOL_CACHE_DIR"); d && *d) return d;
   if (const char* x = getenv("XDG_CACHE_HOME"); x && *x == '/') return absl::StrCat(x, "/vol");
   const char* home = getenv("HOME");
-  return absl::StrCat(home && *home ? home : "/tmp", "/.cache/vol");
+  if (home == nullptr || *home != '/') {
+    struct passwd* pw = getpwuid(geteuid());
+    home = pw != nullptr ? pw->pw_dir : nullptr;
+  }
+  if (home != nullptr && *home == '/') return absl::StrCat(home, "/.cache/vol");
+  // No home at all: a directory of this uid's own in /tmp, never a shared /tmp/.cache.
+  return absl::StrCat("/tmp/vol-cache-", geteuid());
 }
 
 absl::StatusOr<uint64_t> CacheLimitFromEnv(const std::string& dir) {

@@ -37,7 +37,8 @@ inline constexpr uint64_t kDefaultCacheLimit = uint64_t{20} << 30;
 // "10G", "512M", "64k", "1T", "12345" (bytes); binary units.
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
 
-// $VOL_CACHE_DIR, else $XDG_CACHE_HOME/vol, else $HOME/.cache/vol.
+// $VOL_CACHE_DIR, else $XDG_CACHE_HOME/vol, else ~/.cache/vol ($HOME, else the
+// passwd entry), else /tmp/vol-cache-UID.
 std::string DefaultCacheDir();
 
 // $VOL_CACHE_SIZE, else the smaller of 20 GiB and 10% of the file system

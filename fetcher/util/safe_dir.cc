@@ -148,11 +148,7 @@ absl::StatusOr<SafeDir> SafeDir::OpenAt(int parent_fd, const std::string& name, 
     return ErrnoError(absl::StrCat("cannot open ", what, " ", path), errno);
   }
   if (absl::Status s = CheckPrivateDir(fd.get(), path, what, created); !s.ok()) return s;
-  SafeDir d;
-  d.fd_ = std::move(fd);
-  d.path_ = path;
-  d.what_ = std::string(what);
-  return d;
+  return SafeDir(std::move(fd), path, what);
 }
 
 absl::StatusOr<SafeDir> SafeDir::Open(const std::string& path_in, IfMissing if_missing, absl::string_view what) {
@@ -161,16 +157,12 @@ absl::StatusOr<SafeDir> SafeDir::Open(const std::string& path_in, IfMissing if_m
   size_t slash = path.rfind('/');
   std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  if (name == "/" || name == "." || name == "..") {
-    // No last name to check without following: the directory itself.
+  if (name.empty() || name == "." || name == "..") {
+    // "/", "." or "..": no last name to open without following; the directory itself.
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd.ok()) return ErrnoError(absl::StrCat("cannot open ", what, " ", path), errno);
     if (absl::Status s = CheckPrivateDir(fd.get(), path, what, false); !s.ok()) return s;
-    SafeDir d;
-    d.fd_ = std::move(fd);
-    d.path_ = path;
-    d.what_ = std::string(what);
-    return d;
+    return SafeDir(std::move(fd), path, what);
   }
   if (if_missing == IfMissing::kCreate) {
     struct stat st;

@@ -56,6 +56,8 @@ class SafeDir {
   std::string PathOf(absl::string_view name) const { return path_ + "/" + std::string(name); }
 
  private:
+  SafeDir(UniqueFd fd, std::string path, absl::string_view what)
+      : fd_(std::move(fd)), path_(std::move(path)), what_(what) {}
   static absl::StatusOr<SafeDir> OpenAt(int parent_fd, const std::string& name, const std::string& path,
                                         IfMissing if_missing, absl::string_view what);
   UniqueFd fd_;
