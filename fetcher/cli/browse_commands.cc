@@ -20,10 +20,18 @@ namespace {
 
 using nlohmann::json;
 
+// As ls -l shows it, from the mode as stored: s/S for setuid and setgid
+// (with and without execute), t/T for sticky.
 std::string ModeString(const Entry& e) {
   std::string s = e.is_dir() ? "d" : e.is_symlink() ? "l" : "-";
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) s.push_back((e.mode >> (8 - i)) & 1 ? rwx[i] : '-');
+  auto special = [&s](size_t at, bool set, char with_x, char without_x) {
+    if (set) s[at] = s[at] == 'x' ? with_x : without_x;
+  };
+  special(3, e.mode & 04000, 's', 'S');
+  special(6, e.mode & 02000, 's', 'S');
+  special(9, e.mode & 01000, 't', 'T');
   return s;
 }
 

@@ -4,7 +4,8 @@
 // when it does not exist, and LOCAL/<name> is made when LOCAL is an existing
 // directory. '-' writes a file to standard output. Existing local files are
 // replaced only with --force, and every conflict is found before anything is
-// written.
+// written. setuid, setgid and world-writable bits stored in the volume are
+// dropped unless --preserve-special-modes (MaterialMode).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +22,7 @@ namespace vol {
 namespace {
 
 absl::StatusOr<int> Get(const GlobalOptions& g, const std::string& name, const std::string& remote,
-                        std::string local, bool force) {
+                        std::string local, const DownloadOptions& options) {
   absl::StatusOr<HeadLookup> found = LookupAtHead(g, name, remote);
   if (!found.ok()) return found.status();
   ObjectStore& store = *found->volume.store;
@@ -52,7 +53,7 @@ absl::StatusOr<int> Get(const GlobalOptions& g, const std::string& name, const s
   absl::StatusOr<uint64_t> written;
   {
     Progress progress("Downloading", total);
-    written = DownloadItems(store, items, force, &progress);
+    written = DownloadItems(store, items, options, &progress);
   }
   if (!written.ok()) return written.status();
   if (isatty(STDERR_FILENO)) {
@@ -67,17 +68,19 @@ absl::StatusOr<int> Get(const GlobalOptions& g, const std::string& name, const s
 void AddGetCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
   auto name = std::make_shared<std::string>(), remote = std::make_shared<std::string>();
   auto local = std::make_shared<std::string>(".");
-  auto force = std::make_shared<bool>(false);
+  auto options = std::make_shared<DownloadOptions>();
   CLI::App* c = AddCommand(
       app, selected, "get",
       "Download a file or directory: vol get NAME REMOTE [LOCAL].\n"
       "LOCAL defaults to the current directory; an existing directory receives\n"
       "REMOTE by its name, a new path receives REMOTE's contents; '-' is stdout.",
-      [&g, name, remote, local, force] { return Get(g, *name, *remote, *local, *force); });
+      [&g, name, remote, local, options] { return Get(g, *name, *remote, *local, *options); });
   c->add_option("NAME", *name, "Volume")->required();
   c->add_option("REMOTE", *remote, "Path in the volume")->required();
   c->add_option("LOCAL", *local, "Local destination (default .), or - for standard output");
-  c->add_flag("-f,--force", *force, "Overwrite existing local files");
+  c->add_flag("-f,--force", options->force, "Overwrite existing local files");
+  c->add_flag("--preserve-special-modes", options->preserve_special_modes,
+              "Keep the setuid, setgid and world-writable bits stored in the volume (dropped by default)");
   AddStoreOptions(c, g);
 }
 

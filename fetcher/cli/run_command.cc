@@ -13,6 +13,7 @@ struct RunArgs {
   bool read_only = false;
   int commit_every = 5;
   bool no_commit = false;
+  bool preserve_special_modes = false;
   std::vector<std::string> argv;
   CLI::App* cmd = nullptr;  // for the arguments CLI11 leaves over
 };
@@ -25,6 +26,7 @@ RunOptions OptionsFor(const GlobalOptions& g, const RunArgs& a) {
   o.read_only = a.read_only;
   o.commit_every = a.commit_every;
   o.no_commit = a.no_commit;
+  o.preserve_special_modes = a.preserve_special_modes;
   o.argv = a.argv;
   return o;
 }
@@ -56,6 +58,8 @@ void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
                 "Commit the session's changes in the background every N seconds (default 5; 0: only at the end)")
       ->check(CLI::NonNegativeNumber);
   r->add_flag("--no-commit", run->no_commit, "Discard the session's changes instead of committing them");
+  r->add_flag("--preserve-special-modes", run->preserve_special_modes,
+              "Give view files the setuid, setgid and world-writable bits stored in the volume (dropped by default)");
   r->add_option("PROGRAM", run->argv, "The program and its arguments (after --)");
   r->prefix_command();
   AddStoreOptions(r, g);
@@ -78,6 +82,8 @@ void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
   s->add_option("--commit-every", shell->commit_every, "Background commits every N seconds (default 5; 0: off)")
       ->check(CLI::NonNegativeNumber);
   s->add_flag("--no-commit", shell->no_commit, "Discard the session's changes");
+  s->add_flag("--preserve-special-modes", shell->preserve_special_modes,
+              "Give view files the setuid, setgid and world-writable bits stored in the volume");
   AddStoreOptions(s, g);
 }
 

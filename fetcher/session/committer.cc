@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/material_mode.h"
 #include "fetcher/session/open_writers.h"
 #include "fetcher/session/session_dir.h"
 #include "fetcher/session/view_populator.h"

@@ -40,6 +40,7 @@ struct SessionMount {
   VolumeInfo volume;
   bool read_only = false;
   ObjectId base_root;  // the snapshot the view mirrors (plus the session's own changes)
+  bool preserve_special_modes = false;  // the view has setuid/setgid/o+w as stored (MaterialMode)
 };
 
 struct CommitReport {

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -49,7 +50,13 @@ std::string DefaultCacheDir() {
   if (const char* d = getenv("VOL_CACHE_DIR"); d && *d) return d;
   if (const char* x = getenv("XDG_CACHE_HOME"); x && *x == '/') return absl::StrCat(x, "/vol");
   const char* home = getenv("HOME");
-  return absl::StrCat(home && *home ? home : "/tmp", "/.cache/vol");
+  if (home == nullptr || *home != '/') {
+    struct passwd* pw = getpwuid(geteuid());
+    home = pw != nullptr ? pw->pw_dir : nullptr;
+  }
+  if (home != nullptr && *home == '/') return absl::StrCat(home, "/.cache/vol");
+  // No home at all: a directory of this uid's own in /tmp, never a shared /tmp/.cache.
+  return absl::StrCat("/tmp/vol-cache-", geteuid());
 }
 
 absl::StatusOr<uint64_t> CacheLimitFromEnv(const std::string& dir) {
@@ -152,6 +159,7 @@ std::string ContentCache::PathOf(const ObjectId& key, absl::string_view suffix) 
 absl::StatusOr<ContentCache::File> ContentCache::Open(const Entry& entry) {
   File f;
   f.key = ContentKey(entry);
+  f.mode = entry.mode & 07777;
   std::string final_path = PathOf(f.key);
   std::string part = final_path + ".part";
   std::string map = final_path + ".map";
@@ -310,7 +318,8 @@ void ContentCache::PublishBatch(std::vector<std::pair<File, int64_t>>& batch) {
     struct stat st;
     if (fstat(f.fd.get(), &st) != 0) continue;
     struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(mtime)};
-    fchmod(f.fd.get(), ContentFileMode(st.st_mode));
+    // The intended mode (writing may have cleared setuid/setgid), without write bits.
+    fchmod(f.fd.get(), ContentFileMode(f.mode));
     futimens(f.fd.get(), times);
     std::string final_path = PathOf(f.key);
     std::string part = final_path + ".part";

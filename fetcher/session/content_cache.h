@@ -66,14 +66,9 @@ absl::StatusOr<uint64_t> CacheLimitFromEnv(const std::string& dir);
 // The identity of a file's content and metadata in the cache.
 ObjectId ContentKey(const Entry& entry);
 
-// The permission bits a materialised object gets from a stored mode: no
-// setuid, setgid or sticky bit, and no write permission for others
-// (docs/SECURITY.md).
-inline uint32_t MaterialMode(uint32_t stored) { return stored & 0775; }
-
-// The mode a content file has on disk: the entry's, minus write bits and
-// minus setuid/setgid/sticky (never applied from the store).
-inline uint32_t ContentFileMode(uint32_t mode) { return mode & 0555; }
+// The mode a content file has on disk: the one it is materialised with
+// (MaterialMode, the caller's), minus the write bits.
+inline uint32_t ContentFileMode(uint32_t mode) { return mode & 07555; }
 
 // Removes least recently used content files that no view links until the
 // cache in `dir` holds at most `target` bytes; returns the bytes left. One
@@ -90,6 +85,7 @@ class ContentCache {
   // A content file, ready to be linked into a view.
   struct File {
     ObjectId key;
+    uint32_t mode = 0;    // the entry's (material) mode
     std::string path;     // KEY or KEY.part (linkable by this path or through fd)
     UniqueFd fd;          // O_RDWR on KEY.part; not open when complete
     bool complete = false;
@@ -97,8 +93,9 @@ class ContentCache {
     std::vector<uint8_t> present;  // per chunk (from KEY.map of this boot), when not complete
   };
 
-  // The content file of a non-empty regular file `entry`, created (sparse,
-  // sized, dated) when the cache has none. Thread-safe.
+  // The content file of a non-empty regular file `entry` (whose mode is the
+  // one to materialise: MaterialMode), created (sparse, sized, dated) when the
+  // cache has none. Thread-safe.
   absl::StatusOr<File> Open(const Entry& entry);
   // Re-reads which chunks other sessions have fetched into f (KEY.map).
   void Refresh(File& f, size_t chunks) const;

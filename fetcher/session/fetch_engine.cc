@@ -56,7 +56,7 @@ FetchEngine::~FetchEngine() {
   if (event_fd_ >= 0) close(event_fd_);
 }
 
-absl::StatusOr<uint32_t> FetchEngine::AddContent(const Entry& entry, ContentCache::File content,
+absl::StatusOr<uint32_t> FetchEngine::AddContent(const Entry& entry, uint32_t mode, ContentCache::File content,
                                                  const EntryOrigin& origin) {
   absl::MutexLock lock(&files_mu_);
   std::pair<uint64_t, uint64_t> inode{content.dev, content.ino};
@@ -72,7 +72,7 @@ absl::StatusOr<uint32_t> FetchEngine::AddContent(const Entry& entry, ContentCach
   info.shared = true;
   info.size = entry.size;
   info.block_size = uniform ? kChunkSize : std::max<uint64_t>(entry.size, 1);
-  info.mode = MaterialMode(entry.mode);
+  info.mode = mode & 07777;
   info.origin_tree = origin.tree;
   info.origin_index = origin.index;
   size_t n = entry.chunks.size();

@@ -82,10 +82,11 @@ class FetchEngine {
   FetchEngine& operator=(const FetchEngine&) = delete;
 
   // Takes charge of a content file (about to be linked into a view) of the
-  // non-empty regular file `entry`, and gives it a presence slot, which is
-  // returned. A content file already known (same inode) keeps its slot.
-  // Thread-safe.
-  absl::StatusOr<uint32_t> AddContent(const Entry& entry, ContentCache::File file, const EntryOrigin& origin);
+  // non-empty regular file `entry` (as stored), shown with `mode` (its
+  // MaterialMode), and gives it a presence slot, which is returned. A content
+  // file already known (same inode) keeps its slot. Thread-safe.
+  absl::StatusOr<uint32_t> AddContent(const Entry& entry, uint32_t mode, ContentCache::File file,
+                                      const EntryOrigin& origin);
 
   // Makes [offset, offset + length) of the file in `slot` present — the whole
   // file with `all` — and then calls `done` on the owner thread (possibly

@@ -133,7 +133,7 @@ int Serve(const FetcherConfig& config, int ready_fd) {
   for (size_t i = 0; i < config.mounts.size(); ++i) {
     const FetcherMount& m = config.mounts[i];
     if (absl::Status s = populator->AddRoot(i, m.session.view, m.session.mount, m.session.base_root,
-                                            m.root_mtime_ns);
+                                            m.root_mtime_ns, m.session.preserve_special_modes);
         !s.ok()) {
       Tell(ready_fd, absl::StrCat("volume '", m.session.volume.name, "': ", s.message()));
       return 1;

@@ -172,7 +172,7 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
     std::string view = session.ViewPath(i, m.spec.volume);
     lines.push_back({m.spec.mount, view, o.read_only});
     FetcherMount fm;
-    fm.session = {m.spec.mount, view, m.info, o.read_only, m.head.root};
+    fm.session = {m.spec.mount, view, m.info, o.read_only, m.head.root, o.preserve_special_modes};
     fm.root_mtime_ns = m.head.seq == 0 ? m.info.created_ns : m.head.time_ns;
     config.mounts.push_back(std::move(fm));
     files += m.head.files;
@@ -342,8 +342,7 @@ absl::StatusOr<int> RunSession(const RunOptions& o) {
     }
     mounts.push_back({spec, *std::move(info), *std::move(head)});
   }
-  std::string cache_dir = DefaultCacheDir();
-  if (absl::Status s = MakeDirs(cache_dir, 0700); !s.ok()) return s;
+  std::string cache_dir = DefaultCacheDir();  // checked (or created 0700) by SessionDir::Create
   absl::StatusOr<SessionDir> session = SessionDir::Create(cache_dir);
   if (!session.ok()) return session.status();
   absl::StatusOr<int> rc = RunInSession(o, mounts, **store, *shim, cache_dir, *session);

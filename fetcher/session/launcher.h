@@ -37,6 +37,7 @@ struct RunOptions {
   bool interactive = false;          // vol shell: say what is mounted
   int commit_every = 5;              // background commits, seconds; 0: none
   bool no_commit = false;            // discard the session's changes
+  bool preserve_special_modes = false;  // views keep setuid/setgid/o+w from the store (MaterialMode)
 };
 
 absl::StatusOr<int> RunSession(const RunOptions& options);

@@ -472,6 +472,8 @@ absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const
 }  // namespace
 
 absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir) {
+  // Nothing in DIR is trusted before this: another user may have planted it.
+  if (absl::Status s = CheckKeptSession(session_dir); !s.ok()) return s;
   absl::StatusOr<std::string> recover = ReadFile(absl::StrCat(session_dir, "/recover.json"));
   if (!recover.ok()) {
     return absl::NotFoundError(absl::StrCat(session_dir, " holds no unpublished changes (no recover.json)"));

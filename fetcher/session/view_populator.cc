@@ -89,9 +89,9 @@ ViewPopulator::Dir* ViewPopulator::Find(uint64_t dev, uint64_t ino) const {
 }
 
 absl::Status ViewPopulator::AddRoot(size_t mount, const std::string& view, const std::string& mount_path,
-                                    const ObjectId& root, int64_t mtime_ns) {
+                                    const ObjectId& root, int64_t mtime_ns, bool preserve_special_modes) {
   if (mounts_.size() <= mount) mounts_.resize(mount + 1);
-  mounts_[mount] = {view, mount_path};
+  mounts_[mount] = {view, mount_path, preserve_special_modes};
   if (mkdir(view.c_str(), 0700) != 0) return ErrnoError(absl::StrCat("cannot create view ", view), errno);
   UniqueFd fd(open(view.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st;
@@ -125,7 +125,7 @@ absl::Status ViewPopulator::AddRoot(size_t mount, const std::string& view, const
 absl::Status ViewPopulator::CreateEntry(int dir, const Mount& m, size_t mount, const Entry& e,
                                         const EntryOrigin& origin) {
   const char* name = e.name.c_str();
-  uint32_t mode = MaterialMode(e.mode);
+  uint32_t mode = MaterialMode(e.mode, e.type, m.preserve);
   struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
   auto fail = [&](const char* what) {
     return ErrnoError(absl::StrCat("cannot create view ", what, " ", e.name), errno);
@@ -136,6 +136,8 @@ absl::Status ViewPopulator::CreateEntry(int dir, const Mount& m, size_t mount, c
       // nobody lists it as an empty directory.
       std::string tmp = TempName(e.name);
       if (mkdirat(dir, tmp.c_str(), mode) != 0) return fail("directory");
+      // mkdir takes no setuid or setgid bit (kept only when preserving them).
+      if ((mode & 06000) != 0 && fchmodat(dir, tmp.c_str(), mode, 0) != 0) return fail("directory");
       struct stat st;
       if (fstatat(dir, tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail("directory");
       bool empty = e.tree == EmptyTreeId();
@@ -184,13 +186,17 @@ absl::Status ViewPopulator::CreateEntry(int dir, const Mount& m, size_t mount, c
         futimens(fd.get(), times);
         return absl::OkStatus();
       }
+      // The content file has the mode the view gives it (two materialisations
+      // of one stored mode may differ: --preserve-special-modes).
+      Entry material = e;
+      material.mode = mode;
       for (int attempt = 0; attempt < 3; ++attempt) {
-        absl::StatusOr<ContentCache::File> content = engine_.cache().Open(e);
+        absl::StatusOr<ContentCache::File> content = engine_.cache().Open(material);
         if (!content.ok()) return content.status();
         std::string path = content->path;
         bool part = absl::EndsWith(path, ".part");
         // The slot first: whoever sees the link finds it.
-        absl::StatusOr<uint32_t> slot = engine_.AddContent(e, *std::move(content), origin);
+        absl::StatusOr<uint32_t> slot = engine_.AddContent(e, mode, *std::move(content), origin);
         if (!slot.ok()) return slot.status();
         if (linkat(AT_FDCWD, path.c_str(), dir, name, 0) == 0) return absl::OkStatus();
         if (errno == EEXIST) return absl::OkStatus();  // the program made one first
@@ -378,7 +384,8 @@ absl::Status ViewPopulator::ReloadDir(size_t mount, int dir, const std::string& 
         continue;
       }
       status = ReloadDir(mount, sub.get(), child, old->tree, now->tree, keep);
-      if ((cst.st_mode & 07777) != MaterialMode(now->mode)) fchmod(sub.get(), MaterialMode(now->mode));
+      uint32_t dir_mode = MaterialMode(now->mode, now->type, m.preserve);
+      if ((cst.st_mode & 07777) != dir_mode) fchmod(sub.get(), dir_mode);
       struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(now->mtime_ns)};
       futimens(sub.get(), times);
       absl::MutexLock lock(&mu_);

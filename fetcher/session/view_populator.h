@@ -11,8 +11,8 @@
 //   - an empty file: created (private, nothing to share);
 //   - a symlink: created; an absolute target inside the mount is rewritten to
 //     the same place in the view, so the kernel resolves it.
-// Every object gets its mode (setuid, setgid, sticky and world-write bits
-// are never applied from the store: MaterialMode) and mtime; the directory
+// Every object gets its mode (setuid, setgid and world-write bits are not
+// applied from the store unless asked: MaterialMode) and mtime; the directory
 // keeps the mode and mtime it had before (the program may have set them).
 //
 // Invariants:
@@ -39,6 +39,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "fetcher/format/material_mode.h"
 #include "fetcher/format/tree.h"
 #include "fetcher/session/content_cache.h"
 #include "fetcher/session/fetch_engine.h"
@@ -64,8 +65,9 @@ class ViewPopulator {
   // Creates the root of a mount's view (`view`, which must not exist) for
   // the snapshot `root`, unpopulated. The mount number names the mount in
   // MountOf.
+  // With `preserve_special_modes`, setuid, setgid and o+w are kept as stored.
   absl::Status AddRoot(size_t mount, const std::string& view, const std::string& mount_path,
-                       const ObjectId& root, int64_t mtime_ns);
+                       const ObjectId& root, int64_t mtime_ns, bool preserve_special_modes = false);
 
   // Makes the directory open at `dir` populated, then calls `done` on the
   // owner thread. A directory the session did not get from a snapshot (the
@@ -106,6 +108,7 @@ class ViewPopulator {
   struct Mount {
     std::string view;
     std::string mount_path;
+    bool preserve = false;
   };
 
   Dir* Find(uint64_t dev, uint64_t ino) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/util/safe_dir.h"
 
 namespace vol {
 
@@ -90,16 +91,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode) {
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid(), ".", gettid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd.ok()) return ErrnoError(absl::StrCat("create ", tmp), errno);
-  absl::Status s = WriteFull(fd.get(), data.data(), data.size());
-  if (s.ok() && ::fsync(fd.get()) != 0) s = ErrnoError(absl::StrCat("fsync ", tmp), errno);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    s = ErrnoError(absl::StrCat("rename to ", path), errno);
-  }
-  if (!s.ok()) ::unlink(tmp.c_str());
-  return s;
+  // The temporary file is safe_dir.h's: a symlink planted beside `path` is never followed.
+  std::string name;
+  absl::StatusOr<UniqueFd> dir = OpenParentDir(path, &name);
+  if (!dir.ok()) return dir.status();
+  return WriteFileAt(dir->get(), name, data, mode, path);
 }
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {

@@ -48,7 +48,8 @@ absl::Status PwriteFull(int fd, const void* data, size_t n, uint64_t offset);
 absl::Status PreadFull(int fd, void* data, size_t n, uint64_t offset);
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
-// Writes via a temporary file and rename, so the file is replaced atomically.
+// Writes via a temporary file and rename, so the file is replaced atomically
+// (WriteFileAt: unpredictable name, O_EXCL|O_NOFOLLOW, fchmod to `mode`).
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode = 0644);
 
 // The names in directory `dir`, without "." and "..", in byte order.
