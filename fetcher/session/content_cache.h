@@ -5,8 +5,8 @@
 //
 // Layout, under DIR/files/XX/ (XX: the first two hex digits of KEY):
 //   KEY        a complete content file: exactly the file's bytes, its mtime,
-//              its mode without the write bits (nothing writes into a shared
-//              copy by accident; programs get a private copy first).
+//              its owner's r and x bits (ContentFileMode: nothing writes into
+//              a shared copy by accident, programs get a private copy first).
 //   KEY.part   a content file being filled: its size is set, chunks land in it
 //              one by one (sparse until then), mode with u+w.
 //   KEY.map    which chunks of KEY.part are present, for the other sessions
@@ -26,8 +26,8 @@
 //     that hold no data and were not used for a day (they cost an inode).
 //   - Files are created under a temporary name (O_TMPFILE) and linked into
 //     place, so no reader sees a content file without its size and mode.
-//   - Directories are 0700 and files are never group- or world-writable: the
-//     cache directory is the user's alone (docs/SECURITY.md).
+//   - Directories are 0700 and files have no group or other bits: the cache
+//     is the user's alone (docs/SECURITY.md).
 //   - Eviction (least recently used first, down to 90% of the limit, one
 //     process at a time under flock on DIR/evict.lock) removes only files no
 //     view links (st_nlink == 1). Recency is the later of atime and ctime:
@@ -66,9 +66,12 @@ absl::StatusOr<uint64_t> CacheLimitFromEnv(const std::string& dir);
 // The identity of a file's content and metadata in the cache.
 ObjectId ContentKey(const Entry& entry);
 
-// The mode a content file has on disk: the one it is materialised with
-// (MaterialMode, the caller's), minus the write bits.
-inline uint32_t ContentFileMode(uint32_t mode) { return mode & 07555; }
+// The mode a content file has on disk: the owner's read and execute bits of
+// the one it is materialised with (MaterialMode, the caller's), and its
+// setuid/setgid when those are kept. No write bit (a program gets a private
+// copy), and nothing for group or others: the cache is the user's alone. A
+// program sees the materialised mode (the shim shows the slot's).
+inline uint32_t ContentFileMode(uint32_t mode) { return mode & 06500; }
 
 // Removes least recently used content files that no view links until the
 // cache in `dir` holds at most `target` bytes; returns the bytes left. One

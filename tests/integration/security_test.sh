@@ -269,7 +269,7 @@ test_cache_is_private_and_an_open_one_is_refused() {
   VOL_CACHE_DIR=$cache "$VOL" run -v v -- cat /mnt/v/big > "$T/read"
   assert_file_eq "$T/big" "$T/read"
   local chunk
-  chunk=$(find "$cache/chunks" -type f | head -1)
+  chunk=$(find "$cache/files" -type f | head -1)
   [[ -n "$chunk" ]] || fail "nothing was cached"
   assert_eq "" "$(find "$cache" -perm /077)" "cache entries other users can use"
   assert_eq 700 "$(mode "$cache")"

@@ -41,7 +41,7 @@ TEST(ContentCacheTest, AFileIsMadeSizedDatedAndSharedUntilComplete) {
   EXPECT_EQ(st.st_blocks, 0) << "sparse until fetched";
   EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
   EXPECT_EQ(st.st_mtim.tv_nsec, 123456789);
-  EXPECT_EQ(st.st_mode & 07777, 0755u) << "x kept; u+w only while it is being filled";
+  EXPECT_EQ(st.st_mode & 07777, 0700u) << "the owner's r and x; u+w only while it is being filled";
 
   // A second session finds the same file, and what the first fetched.
   ASSERT_TRUE(PwriteFull(a->fd.get(), std::string(4 << 20, 'x').data(), 4 << 20, 0).ok());
@@ -60,7 +60,7 @@ TEST(ContentCacheTest, AFileIsMadeSizedDatedAndSharedUntilComplete) {
   EXPECT_NE(access(part.c_str(), F_OK), 0);
   EXPECT_NE(access((final_path + ".map").c_str(), F_OK), 0);
   st = Stat(final_path);
-  EXPECT_EQ(st.st_mode & 07777, 0555u);
+  EXPECT_EQ(st.st_mode & 07777, 0500u);
   EXPECT_EQ(st.st_ino, b->ino);
   auto c = cache.Open(e);
   ASSERT_TRUE(c.ok());
@@ -158,7 +158,7 @@ TEST(ContentCacheTest, CacheFilesAndDirectoriesAreTheUsersAlone) {
   auto f = cache.Open(FileEntry(10, 1, 0777));
   ASSERT_TRUE(f.ok());
   struct stat st = Stat(f->path);
-  EXPECT_EQ(st.st_mode & 0022, 0u) << "never group- or world-writable";
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "nothing for group or others";
   std::string sub = f->path.substr(0, f->path.rfind('/'));
   EXPECT_EQ(Stat(sub).st_mode & 07777, 0700u);
   EXPECT_EQ(Stat(tmp.path() + "/files").st_mode & 07777, 0700u);
