@@ -214,6 +214,11 @@ int vol_writer_close(vol_writer* w) {
   });
 }
 
+void vol_writer_abort(vol_writer* w) {
+  if (w != nullptr) --w->batch->open_writers;
+  delete w;
+}
+
 int vol_batch_commit(vol_batch* b, uint64_t* seq) {
   std::unique_ptr<vol_batch> owned(b);
   return Guard([&] {

@@ -25,7 +25,7 @@ int FindMount(vol_volume* v, SessionMount* out) {
   absl::StatusOr<std::optional<SessionInfo>> session = CurrentSession();
   if (!session.ok()) return Fail(session.status());
   if (!session->has_value()) {
-    return Fail(ENOTCONN, "not inside a vol session ($VOL_SESSION is not set): nothing to commit or reload");
+    return Fail(ENOTCONN, "not inside a vol session ($VOL_SESSION is not set)");
   }
   for (const SessionMount& m : (*session)->mounts) {
     if (m.volume_id == v->info.id) {

@@ -28,8 +28,8 @@
  *     a session, the session's store, else ~/.local/share/vol/store) and
  *     $VOL_ENV (else "main"), as for the `vol` command.
  *   - Memory returned through a `char **` is the caller's: vol_free() it.
- *   - Handles are safe to use from one thread at a time each; different
- *     handles may be used from different threads at once.
+ *   - A vol_volume may be used by several threads at once; a reader, batch
+ *     or writer by one thread at a time.
  *   - Each call that reads or changes a volume acts on its newest commit at
  *     that moment; each change is one atomic commit (a batch: one for all).
  */
@@ -118,6 +118,8 @@ int vol_batch_open_file(vol_batch *b, const char *remote, uint32_t mode, vol_wri
 int vol_writer_write(vol_writer *w, const void *data, size_t len);
 /* Adds the file to the batch, and frees w whatever the result. */
 int vol_writer_close(vol_writer *w);
+/* Drops the file (the batch gets no part of it) and frees w. */
+void vol_writer_abort(vol_writer *w);
 /* Publishes the batch as one commit (*seq: its number; 0 when it changed
  * nothing), and frees b whatever the result. */
 int vol_batch_commit(vol_batch *b, uint64_t *seq);
