@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "fetcher/cli/cli.h"
+#include "fetcher/format/gc_protocol.h"
 #include "fetcher/gc/collector.h"
 #include "fetcher/gc/verifier.h"
 #include "fetcher/util/progress.h"
@@ -33,9 +34,12 @@ absl::StatusOr<int> Gc(const GlobalOptions& g, const std::string& grace_text,
   GcOptions options;
   options.dry_run = dry_run;
   options.exclusive = exclusive;
-  absl::StatusOr<absl::Duration> grace = ParseAge("--grace", grace_text);
-  if (!grace.ok()) return grace.status();
-  options.grace = *grace;
+  options.grace = gc_protocol::MinSafeGrace();  // 1h
+  if (!grace_text.empty()) {
+    absl::StatusOr<absl::Duration> grace = ParseAge("--grace", grace_text);
+    if (!grace.ok()) return grace.status();
+    options.grace = *grace;
+  }
   if (history_text != "all") {
     absl::StatusOr<absl::Duration> keep = ParseAge("--keep-history", history_text);
     if (!keep.ok()) return keep.status();
@@ -135,7 +139,7 @@ absl::StatusOr<int> Verify(const GlobalOptions& g, const std::vector<std::string
 
 void AddMaintenanceCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) {
   {
-    auto grace = std::make_shared<std::string>("1h");
+    auto grace = std::make_shared<std::string>();
     auto history = std::make_shared<std::string>("all");
     auto dry_run = std::make_shared<bool>(false);
     auto exclusive = std::make_shared<bool>(false);

@@ -230,6 +230,8 @@ absl::StatusOr<GcReport> CollectGarbage(ObjectStore& store, const GcOptions& opt
 
   absl::Mutex mark_mu;
   absl::flat_hash_set<ObjectId> marked_trees, marked_chunks;
+  // Implied, so never walked; writers may still have stored it: keep it.
+  marked_trees.insert(EmptyTreeId());
   FirstError tree_error;
   WalkTrees(store, roots, pool,
             {[&](const ObjectId& id, const Tree& tree) {
