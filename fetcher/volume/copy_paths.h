@@ -12,7 +12,9 @@
 //     destination has stays. It never replaces a file (ENOTDIR), nor a file a
 //     directory (EISDIR). A directory is never copied into itself (EINVAL).
 //   - A missing source is NotFound (ENOENT). Missing parents of DST are made.
-// Errors carry their errno (util/errno_status.h).
+// Errors carry their errno (util/errno_status.h). A directory is copied by
+// its stored tree id, so the sources must be as stored (not edited earlier in
+// the same TreeEditor), as they are at the start of a commit's mutation.
 #ifndef VOL_FETCHER_VOLUME_COPY_PATHS_H_
 #define VOL_FETCHER_VOLUME_COPY_PATHS_H_
 
