@@ -23,8 +23,8 @@ absl::Status CheckPlacement(TreeEditor& tree, const VolumePath& dest, const Entr
     if (!e->has_value()) break;
     if (!(*e)->is_dir()) {
       return WithErrno(absl::FailedPreconditionError(absl::StrCat(
-                           "cannot put ", what, " at ", where, ": '", up.Name(), "' (", up.ToString(),
-                           ") is a ", EntryTypeName((*e)->type), ", not a directory")),
+                           "cannot put ", what, " at ", where, ": '", up.Name(), "' is a ",
+                           EntryTypeName((*e)->type), ", not a directory")),
                        ENOTDIR);
     }
   }
