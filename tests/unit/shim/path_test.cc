@@ -23,6 +23,11 @@ MountTable* Table() {
     };
     add("/mnt/v", "/tmp/s/views/v", false);
     add("/data", "/tmp/s/views/data", true);
+    add("/mnt/w", "/tmp/s/views/w", false);
+    add("/deep/a/b", "/tmp/s/views/b", false);
+    strcpy(t.synth, "/tmp/s/parents");
+    t.synth_len = strlen(t.synth);
+    build_ancestors(t);
     return t;
   }();
   return &t;
@@ -132,6 +137,47 @@ TEST(Untranslate, RewritesViewPathsBack) {
   EXPECT_EQ(untranslate(*Table(), "/tmp/s/views", out, sizeof out), 0);
   char small[6];
   EXPECT_LT(untranslate(*Table(), "/tmp/s/views/v/long", small, sizeof small), 0);
+}
+
+TEST(Ancestors, EveryProperPrefixOnce) {
+  const MountTable& t = *Table();
+  std::string all;
+  for (int k = 0; k < t.anc_count; k++) all += std::string(ancestor_path(t, k), t.anc[k].len) + " ";
+  EXPECT_EQ(all, "/ /mnt /deep /deep/a ");
+  EXPECT_EQ(ancestor_of(t, "/"), 0);
+  EXPECT_EQ(ancestor_of(t, "/mnt/"), 1);
+  EXPECT_EQ(ancestor_of(t, "/deep/a"), 3);
+  EXPECT_EQ(ancestor_of(t, "/deep/a/b"), -1);  // a mount, not an ancestor
+  EXPECT_EQ(ancestor_of(t, "/dee"), -1);
+}
+
+TEST(Ancestors, ChildrenAreTheNextComponentsTowardsMounts) {
+  const MountTable& t = *Table();
+  auto children = [&](const char* dir) {
+    std::string out;
+    char name[kPathMax];
+    for (int k = 0; ancestor_child(t, ancestor_of(t, dir), k, name, sizeof name); k++)
+      out += std::string(name) + " ";
+    return out;
+  };
+  EXPECT_EQ(children("/"), "mnt data deep ");
+  EXPECT_EQ(children("/mnt"), "v w ");
+  EXPECT_EQ(children("/deep"), "a ");
+  EXPECT_EQ(children("/deep/a"), "b ");
+}
+
+TEST(Ancestors, SyntheticParentsTranslateBothWays) {
+  const MountTable& t = *Table();
+  char out[kPathMax];
+  ASSERT_GT(synth_path(t, 3, out, sizeof out), 0);
+  EXPECT_STREQ(out, "/tmp/s/parents/3");
+  EXPECT_GT(untranslate(t, "/tmp/s/parents/3", out, sizeof out), 0);
+  EXPECT_STREQ(out, "/deep/a");
+  EXPECT_GT(untranslate(t, "/tmp/s/parents/2/x", out, sizeof out), 0);
+  EXPECT_STREQ(out, "/deep/x");
+  EXPECT_EQ(untranslate(t, "/tmp/s/parents/9", out, sizeof out), 0);   // no such ancestor
+  EXPECT_EQ(untranslate(t, "/tmp/s/parents/1x", out, sizeof out), 0);
+  EXPECT_EQ(untranslate(t, "/tmp/s/parents", out, sizeof out), 0);
 }
 
 TEST(MountAncestor, RootAndParentsOfMountsOnly) {
