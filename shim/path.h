@@ -75,6 +75,18 @@ inline bool path_has_dotdot(const char* p) {
   return false;
 }
 
+// True if `p` has a "." or ".." component or a "//": its lexical form differs
+// from its normalised one.
+inline bool path_not_normal(const char* p) {
+  for (const char* s = p; *s; s++) {
+    if (*s != '/') continue;
+    if (s[1] == '/') return true;
+    if (s[1] == '.' && (s[2] == '/' || s[2] == '\0')) return true;
+    if (s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == '\0')) return true;
+  }
+  return p[0] == '.' && (p[1] == '/' || p[1] == '\0' || (p[1] == '.' && (p[2] == '/' || !p[2])));
+}
+
 // Walks the relative path `rel` component by component from `depth` levels
 // below a root; true if a ".." climbs above the root.
 inline bool path_escapes(const char* rel, int depth) {

@@ -257,8 +257,9 @@ bool resolve_abs(const char* path, Resolved* r, const char* fallback) {
   }
   if (size_t n = magic_prefix(path)) return resolve_magic(path, n, r, fallback);
   int k = ancestor_of(g.mounts, path);
-  if (k < 0 && path_has_dotdot(path)) {
-    // ".." may lead to a mount or an ancestor (/mnt/x/.. , /tmp/../mnt/v).
+  if (k < 0 && path_not_normal(path)) {
+    // "." and ".." may name a mount or an ancestor (/mnt/x/.. , /tmp/../mnt/v,
+    // /data/. for a synthetic /data): then the normal spelling is used.
     char norm[kPathMax];
     if (path_normalize(path, norm, sizeof norm) >= 0) {
       if (translate_abs(g.mounts, norm, r->buf, sizeof r->buf, &mount) == Xlate::kMount) {
@@ -267,6 +268,11 @@ bool resolve_abs(const char* path, Resolved* r, const char* fallback) {
         return true;
       }
       k = ancestor_of(g.mounts, norm);
+      if (k >= 0) {
+        if (!use_buf(r, norm)) return false;
+        name_ancestor(k, r);
+        return true;
+      }
     }
   }
   if (k >= 0) {

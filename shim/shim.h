@@ -176,6 +176,11 @@ inline int fd_needs_check(int fd) {
   return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
 }
 
+// A ':' list of directories (LD_LIBRARY_PATH) with the entries under a mount
+// rewritten to their views, into out. Returns its length, 0 if no entry
+// changed (out is then a copy), -1 if it does not fit (wrap_exec.cc).
+long translate_path_list(const char* list, char* out, size_t cap);
+
 // --- IPC with the fetcher (ipc.cc) --------------------------------------------
 // Sends one request and waits for its response. Returns 0 or an errno value.
 int ipc_call(vol_request* req, size_t path_len, vol_response* resp);
