@@ -61,25 +61,6 @@ int search_llp(const char* name, char* found, size_t cap) {
   return 0;
 }
 
-template <typename Open>
-void* open_library(const char* file, Open real) {
-  if (!g.active || !file) return real(file);
-  if (!strchr(file, '/')) {
-    char found[kPathMax];
-    if (search_llp(file, found, sizeof found) < 0) return nullptr;
-    void* h = real(file);
-    if (!h && found[0]) h = real(found);
-    return h;
-  }
-  Resolved r;
-  if (!resolve(AT_FDCWD, file, &r)) return nullptr;
-  if (r.mount >= 0 && ensure_library(r.path, getenv("LD_LIBRARY_PATH")) < 0) return nullptr;
-  void* h = real(r.path);
-  if (!h && retry_resolve(&r) && ensure_library(r.path, getenv("LD_LIBRARY_PATH")) == 0)
-    h = real(r.path);
-  return h;
-}
-
 // `text` with every view path in it rewritten to its mount path, into out.
 // False if there was none (or the result does not fit).
 bool untranslate_text(const char* text, char* out, size_t cap) {
@@ -150,17 +131,42 @@ const char* mount_name(const char* view) {
 
 }  // namespace
 
+VOL_WRAPPER(char*, dlerror, (void)) {
+  char* msg = VOL_REAL(dlerror)();
+  if (!msg || !g.active || !untranslate_text(msg, t_dlerror, sizeof t_dlerror)) return msg;
+  return t_dlerror;
+}
+
+namespace {
+template <typename Open>
+void* open_library(const char* file, Open real) {
+  if (!g.active || !file) return real(file);
+  // Resolving the real dlerror later would go through dlsym, which clears
+  // the error this dlopen may leave.
+  (void)VOL_REAL(dlerror);
+  if (!strchr(file, '/')) {
+    char found[kPathMax];
+    if (search_llp(file, found, sizeof found) < 0) return nullptr;
+    void* h = real(file);
+    if (!h && found[0]) h = real(found);
+    return h;
+  }
+  Resolved r;
+  if (!resolve(AT_FDCWD, file, &r)) return nullptr;
+  if (r.mount >= 0 && ensure_library(r.path, getenv("LD_LIBRARY_PATH")) < 0) return nullptr;
+  void* h = real(r.path);
+  if (!h && retry_resolve(&r) && ensure_library(r.path, getenv("LD_LIBRARY_PATH")) == 0)
+    h = real(r.path);
+  return h;
+}
+
+}  // namespace
+
 VOL_WRAPPER(void*, dlopen, (const char* file, int flags)) {
   return open_library(file, [&](const char* f) { return VOL_REAL(dlopen)(f, flags); });
 }
 VOL_WRAPPER(void*, dlmopen, (Lmid_t lm, const char* file, int flags)) {
   return open_library(file, [&](const char* f) { return VOL_REAL(dlmopen)(lm, f, flags); });
-}
-
-VOL_WRAPPER(char*, dlerror, (void)) {
-  char* msg = VOL_REAL(dlerror)();
-  if (!msg || !g.active || !untranslate_text(msg, t_dlerror, sizeof t_dlerror)) return msg;
-  return t_dlerror;
 }
 
 VOL_WRAPPER(int, dladdr, (const void* addr, Dl_info* info)) {

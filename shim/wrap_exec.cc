@@ -112,10 +112,23 @@ bool has_view_dir(const char* list) {
 }
 
 bool before_exec(const Resolved& r, const char* llp) {
-  if (r.mount >= 0 && ensure_path(r.path) < 0) return false;
+  if (r.mount >= 0 && ensure_path_at(r.dirfd, r.path) < 0) return false;
   // The child's loader maps the binary's libraries itself: those it will find
   // in a view must be complete (a host binary too, if LD_LIBRARY_PATH names a view).
-  if ((r.mount >= 0 || has_view_dir(llp)) && ensure_elf_deps(r.path, llp) < 0) return false;
+  if (r.mount >= 0 || has_view_dir(llp)) {
+    const char* path = r.path;
+    char abs[kPathMax];
+    if (path[0] != '/' && r.dirfd != AT_FDCWD) {  // $ORIGIN needs where it is
+      char link[32];
+      proc_fd_path(link, r.dirfd);
+      long n = sys(SYS_readlinkat, AT_FDCWD, link, abs, sizeof abs - 1);
+      if (n <= 0) return ensure_inherited() == 0;
+      abs[n] = '\0';
+      if (path_join(abs, sizeof abs, abs, path) < 0) return ensure_inherited() == 0;
+      path = abs;
+    }
+    if (ensure_elf_deps(path, llp) < 0) return false;
+  }
   return ensure_inherited() == 0;
 }
 
