@@ -97,51 +97,6 @@ void name_ancestor(int k, Resolved* r) {
 }
 
 // ---- /proc and /dev/fd spellings ----------------------------------------------
-// The length of the magic-link prefix of `p` — /proc/{self,thread-self,PID}
-// [/task/TID]/{fd/N,cwd,root,exe}, /dev/fd/N, /dev/std{in,out,err} — or 0.
-size_t magic_prefix(const char* p) {
-  auto digits = [](const char*& s) {
-    const char* b = s;
-    while (*s >= '0' && *s <= '9') s++;
-    return s > b;
-  };
-  const char* s;
-  if (strncmp(p, "/dev/", 5) == 0) {
-    s = p + 5;
-    if (strncmp(s, "fd/", 3) == 0) {
-      s += 3;
-      if (!digits(s)) return 0;
-    } else if (strncmp(s, "stdin", 5) == 0) {
-      s += 5;
-    } else if (strncmp(s, "stdout", 6) == 0 || strncmp(s, "stderr", 6) == 0) {
-      s += 6;
-    } else {
-      return 0;
-    }
-    return (*s == '\0' || *s == '/') ? (size_t)(s - p) : 0;
-  }
-  if (strncmp(p, "/proc/", 6) != 0) return 0;
-  s = p + 6;
-  if (strncmp(s, "self/", 5) == 0) s += 4;
-  else if (strncmp(s, "thread-self/", 12) == 0) s += 11;
-  else if (!digits(s)) return 0;
-  if (strncmp(s, "/task/", 6) == 0) {
-    s += 6;
-    if (!digits(s)) return 0;
-  }
-  if (strncmp(s, "/fd/", 4) == 0) {
-    s += 4;
-    if (!digits(s)) return 0;
-  } else if (strncmp(s, "/cwd", 4) == 0 || strncmp(s, "/exe", 4) == 0) {
-    s += 4;
-  } else if (strncmp(s, "/root", 5) == 0) {
-    s += 5;
-  } else {
-    return 0;
-  }
-  return (*s == '\0' || *s == '/') ? (size_t)(s - p) : 0;
-}
-
 bool resolve_abs(const char* path, Resolved* r, const char* fallback);
 
 // A magic link reaches what it points at whatever the spelling: a view object

@@ -79,6 +79,9 @@ extern __thread int t_resolving __attribute__((tls_model("initial-exec")));
   extern "C" VOL_API RET vol_w_##NAME PARAMS __asm__(#NAME); \
   extern "C" RET vol_w_##NAME PARAMS
 #define VOL_WRAPPER(RET, NAME, PARAMS) VOL_WRAPPER_T(RET, NAME, PARAMS, decltype(&::NAME))
+// Declares the shim's own wrapper of NAME (defined in another file), to call
+// it from elsewhere in the shim.
+#define VOL_OWN(RET, NAME, PARAMS) extern "C" RET vol_w_##NAME PARAMS __asm__(#NAME);
 
 // --- path resolution (resolve.cc) -------------------------------------------
 // A path argument after translation. `path` is what to hand to libc: the

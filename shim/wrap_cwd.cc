@@ -1,4 +1,4 @@
-// The cwd, and calls whose results are paths: chdir and fchdir keep the shim's
+// The cwd, and calls whose results are paths. chdir and fchdir keep the shim's
 // cwd state, and a view path handed back to the program (getcwd, getwd,
 // realpath, readlink of a symlink or of /proc/self/fd/N) becomes its mount path.
 //

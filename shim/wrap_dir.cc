@@ -171,7 +171,7 @@ VOL_WRAPPER(int, closedir, (DIR* d)) {
 }
 
 // ---- scandir: the listing through the wrappers above ---------------------------
-extern "C" int vol_w_openat(int, const char*, int, ...) __asm__("openat");
+VOL_OWN(int, openat, (int, const char*, int, ...))
 namespace {
 template <typename Ent>
 int scan(int dirfd, const char* path, Ent*** list, int (*filter)(const Ent*),

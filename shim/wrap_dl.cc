@@ -1,5 +1,5 @@
-// Code loading: the dynamic loader opens and maps files itself, out of the
-// shim's sight. dlopen of a path on a mount translates it and fetches the
+// Code loading through the dynamic loader. The loader opens and maps files
+// itself, out of the shim's sight. dlopen of a path on a mount translates it and fetches the
 // library, and what it needs from a mount, before the loader maps them. A
 // bare name is searched in LD_LIBRARY_PATH here first, so that a library the
 // loader will find in a view is complete, and so that a mount directory the

@@ -1,7 +1,6 @@
-// Processes and code loading: exec and posix_spawn (translate the binary's
-// path, make every view file the child can read without the shim complete, and
-// put the session's environment back if the program stripped it), and dlopen
-// of a library on a volume.
+// New programs: exec and posix_spawn. Each translates the binary's path, makes
+// every view file the child can read without the shim complete, and puts the
+// session's environment back if the program stripped it.
 //
 // Invariant: nothing here allocates or writes shared state, because exec is
 // often called in a vfork child that shares the parent's memory. The child's
@@ -315,18 +314,16 @@ VOL_WRAPPER(int, execvp, (const char* file, char* const argv[])) {
   LAST;                                                \
   va_end(ap)
 
-extern "C" VOL_API int vol_w_execl(const char*, const char*, ...) __asm__("execl");
-extern "C" int vol_w_execl(const char* path, const char* arg, ...) {
+using execl_fn = int (*)(const char*, const char*, ...);
+VOL_WRAPPER_T(int, execl, (const char* path, const char* arg, ...), execl_fn) {
   VOL_GATHER_ARGV((void)0);
   return vol_w_execve(path, argv, environ);
 }
-extern "C" VOL_API int vol_w_execlp(const char*, const char*, ...) __asm__("execlp");
-extern "C" int vol_w_execlp(const char* file, const char* arg, ...) {
+VOL_WRAPPER_T(int, execlp, (const char* file, const char* arg, ...), execl_fn) {
   VOL_GATHER_ARGV((void)0);
   return vol_w_execvpe(file, argv, environ);
 }
-extern "C" VOL_API int vol_w_execle(const char*, const char*, ...) __asm__("execle");
-extern "C" int vol_w_execle(const char* path, const char* arg, ...) {
+VOL_WRAPPER_T(int, execle, (const char* path, const char* arg, ...), execl_fn) {
   char* const* envp;
   VOL_GATHER_ARGV(envp = va_arg(ap, char* const*));
   return vol_w_execve(path, argv, envp);

@@ -1,7 +1,7 @@
-// Wrappers for calls on fds: the lazy-content guard on every read of a view
-// file, the fd table's bookkeeping (dup, fcntl, close), calls that read an fd
-// where the shim cannot see it (mmap, sendfile, splice, copy_file_range,
-// FICLONE) and fd-based modifications (EROFS on read-only mounts).
+// Calls on fds. The lazy-content guard on every read of a view file, the fd
+// table's bookkeeping (dup, fcntl, close), calls that read an fd where the
+// shim cannot see it (mmap, sendfile, splice, copy_file_range, FICLONE) and
+// fd-based modifications (EROFS on read-only mounts).
 //
 // Invariant: an fd that is not an incomplete view file costs one load of its
 // fd-table entry; nothing else happens before the real call.

@@ -1,7 +1,7 @@
-// Wrappers for calls that take path arguments: each translates its paths with
-// resolve() and hands glibc a real local path; a call on a host path that fails
-// with ENOENT or ENOTDIR is tried once more when retry_resolve() finds the path
-// leads into a mount through a host symlink. Calls that modify the file system
+// Calls that take paths. Each translates its paths with resolve() and hands
+// glibc a real local path; a call on a host path that fails with ENOENT or
+// ENOTDIR is tried once more when retry_resolve() finds the path leads into a
+// mount through a host symlink. Calls that modify the file system
 // go through may_write() (EROFS unless the mount accepts writes) and report the
 // changed mount path to the fetcher; when that report cannot be made (the
 // fetcher is gone) the call fails with EIO, its change left in the view where
@@ -266,7 +266,7 @@ VOL_AT_WRITE(VOL_GEN_AT_WRITE)
 
 // ---- the pre-2.33 stat ABI (__xstat…): binaries built against older glibc ----
 // struct stat is the kernel's on x86_64 and aarch64, so these map onto fstatat.
-extern "C" int vol_w_fstatat(int, const char*, struct stat*, int) __asm__("fstatat");
+VOL_OWN(int, fstatat, (int, const char*, struct stat*, int))
 using xstat_fn = int (*)(int, const char*, void*);
 using fxstatat_fn = int (*)(int, int, const char*, void*, int);
 VOL_WRAPPER_T(int, __xstat, (int, const char* p, void* b), xstat_fn) {
@@ -454,8 +454,8 @@ VOL_WRAPPER(FILE*, fdopen, (int fd, const char* mode)) {
 }
 
 // ---- remove(3): glibc's calls its internal unlink and rmdir -------------------
-extern "C" int vol_w_unlink(const char*) __asm__("unlink");
-extern "C" int vol_w_rmdir(const char*) __asm__("rmdir");
+VOL_OWN(int, unlink, (const char*))
+VOL_OWN(int, rmdir, (const char*))
 VOL_WRAPPER(int, remove, (const char* path)) {
   if (!g.active) return VOL_REAL(remove)(path);
   if (vol_w_unlink(path) == 0) return 0;
@@ -601,7 +601,7 @@ VOL_WRAPPER(char*, mkdtemp, (char* tmpl)) {
 // tempnam(dir, pfx): glibc looks for the directory ($TMPDIR, dir, P_tmpdir,
 // /tmp) and for a free name with its internal stat. The same search through
 // the shim's stat, then a free name by mktemp on the translated template.
-extern "C" int vol_w_stat(const char*, struct stat*) __asm__("stat");
+VOL_OWN(int, stat, (const char*, struct stat*))
 VOL_REAL_DECL_T(mktemp, char* (*)(char*));
 VOL_WRAPPER(char*, tempnam, (const char* dir, const char* pfx)) {
   if (!g.active) return VOL_REAL(tempnam)(dir, pfx);

@@ -1,4 +1,4 @@
-// Unix sockets at a path on a mount: bind creates the socket file in the view
+// Unix sockets at a path on a mount. bind creates the socket file in the view
 // (a special file: it stays local), connect reaches it there, and the address
 // the program reads back (getsockname, getpeername) shows the mount path. A
 // view path longer than sun_path allows is reached through an O_PATH fd on its

@@ -1,5 +1,5 @@
-// syscall(3): libuv (Node.js) and other runtimes make some file system calls
-// through it, so every system call that takes a path is routed to the shim's
+// syscall(3) and io_uring. libuv (Node.js) and other runtimes make some file
+// system calls through syscall(), so every system call that takes a path is routed to the shim's
 // own wrapper of its libc function (openat2 and execveat included), reads are
 // guarded like read(2), and io_uring is refused: reads submitted through a
 // ring would bypass the lazy-content guard (libuv, Tokio and liburing users
@@ -22,7 +22,6 @@
 using namespace vol::shim;
 
 // The shim's own wrappers, by their exported names.
-#define VOL_OWN(RET, NAME, PARAMS) extern "C" RET vol_w_##NAME PARAMS __asm__(#NAME);
 VOL_OWN(int, openat, (int, const char*, int, ...))
 VOL_OWN(int, statx, (int, const char*, int, unsigned, struct statx*))
 VOL_OWN(int, fstatat, (int, const char*, struct stat*, int))

@@ -1,5 +1,5 @@
-// glob(3), ftw(3), nftw(3) and fts(3): glibc walks the directories with its
-// internal calls, out of the shim's sight, so these wrappers hand it the view
+// Walks that glibc makes itself: glob(3), ftw(3), nftw(3) and fts(3). glibc
+// walks the directories with its internal calls, out of the shim's sight, so these wrappers hand it the view
 // path and turn the paths it produces (glob's results, the walk callbacks'
 // arguments, fts entries' paths) back into mount paths. A walk that changes
 // directory (FTW_CHDIR, fts without FTS_NOCHDIR) does so internally: the
@@ -144,14 +144,14 @@ Ent* lend(Lent* l, Ent* p) {
 // glob: its directory reads and stats go through the shim's own wrappers
 // (GLOB_ALTDIRFUNC), so patterns work on mount paths as they are, ancestors'
 // listings include their mounts, and the results are mount paths.
-extern "C" DIR* vol_w_opendir(const char*) __asm__("opendir");
-extern "C" struct dirent* vol_w_readdir(DIR*) __asm__("readdir");
-extern "C" struct dirent64* vol_w_readdir64(DIR*) __asm__("readdir64");
-extern "C" int vol_w_closedir(DIR*) __asm__("closedir");
-extern "C" int vol_w_stat(const char*, struct stat*) __asm__("stat");
-extern "C" int vol_w_lstat(const char*, struct stat*) __asm__("lstat");
-extern "C" int vol_w_stat64(const char*, struct stat64*) __asm__("stat64");
-extern "C" int vol_w_lstat64(const char*, struct stat64*) __asm__("lstat64");
+VOL_OWN(DIR*, opendir, (const char*))
+VOL_OWN(struct dirent*, readdir, (DIR*))
+VOL_OWN(struct dirent64*, readdir64, (DIR*))
+VOL_OWN(int, closedir, (DIR*))
+VOL_OWN(int, stat, (const char*, struct stat*))
+VOL_OWN(int, lstat, (const char*, struct stat*))
+VOL_OWN(int, stat64, (const char*, struct stat64*))
+VOL_OWN(int, lstat64, (const char*, struct stat64*))
 static void* glob_opendir(const char* p) { return vol_w_opendir(p); }
 static void glob_closedir(void* d) { vol_w_closedir(static_cast<DIR*>(d)); }
 template <typename G, typename Ent, typename St>

@@ -211,6 +211,37 @@ TEST(TranslateAbs, TrailingSlashesAndDoubleSlashesInsideTheMount) {
   EXPECT_EQ(Translate("//mnt/v/a").kind, Xlate::kPass);
 }
 
+TEST(MagicPrefix, ProcAndDevFdSpellingsOfAnFd) {
+  auto n = [](const char* p) { return magic_prefix(p); };
+  EXPECT_EQ(n("/proc/self/fd/3"), strlen("/proc/self/fd/3"));
+  EXPECT_EQ(n("/proc/self/fd/3/sub/x"), strlen("/proc/self/fd/3"));
+  EXPECT_EQ(n("/proc/1234/fd/17"), strlen("/proc/1234/fd/17"));
+  EXPECT_EQ(n("/proc/thread-self/fd/0"), strlen("/proc/thread-self/fd/0"));
+  EXPECT_EQ(n("/proc/self/task/99/fd/4"), strlen("/proc/self/task/99/fd/4"));
+  EXPECT_EQ(n("/proc/self/cwd/a/b"), strlen("/proc/self/cwd"));
+  EXPECT_EQ(n("/proc/self/root/mnt/v"), strlen("/proc/self/root"));
+  EXPECT_EQ(n("/proc/42/exe"), strlen("/proc/42/exe"));
+  EXPECT_EQ(n("/dev/fd/5"), strlen("/dev/fd/5"));
+  EXPECT_EQ(n("/dev/stdin"), strlen("/dev/stdin"));
+  EXPECT_EQ(n("/dev/stderr"), strlen("/dev/stderr"));
+  EXPECT_EQ(n("/dev/null"), 0u);
+  EXPECT_EQ(n("/dev/stdinx"), 0u);
+  EXPECT_EQ(n("/proc/self/fdinfo/3"), 0u);
+  EXPECT_EQ(n("/proc/self/fd/"), 0u);
+  EXPECT_EQ(n("/proc/self/cwdx"), 0u);
+  EXPECT_EQ(n("/proc/cpuinfo"), 0u);
+  EXPECT_EQ(n("/proc/self/maps"), 0u);
+}
+
+TEST(PathNotNormal, DotsAndDoubleSlashes) {
+  EXPECT_TRUE(path_not_normal("//mnt/v"));
+  EXPECT_TRUE(path_not_normal("/mnt/./v"));
+  EXPECT_TRUE(path_not_normal("/mnt/v/.."));
+  EXPECT_TRUE(path_not_normal("/data/."));
+  EXPECT_FALSE(path_not_normal("/mnt/v/.hidden/..x/x."));
+  EXPECT_FALSE(path_not_normal("/mnt/v"));
+}
+
 TEST(PathJoin, JoinsWithOneSlash) {
   char out[kPathMax];
   path_join(out, sizeof out, "/", "a");
