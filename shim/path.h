@@ -75,16 +75,16 @@ inline bool path_has_dotdot(const char* p) {
   return false;
 }
 
-// True if `p` has a "." or ".." component or a "//": its lexical form differs
-// from its normalised one.
-inline bool path_not_normal(const char* p) {
-  for (const char* s = p; *s; s++) {
-    if (*s != '/') continue;
-    if (s[1] == '/') return true;
-    if (s[1] == '.' && (s[2] == '/' || s[2] == '\0')) return true;
-    if (s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == '\0')) return true;
+// True if `p` has a "." or ".." component: its lexical form differs from its
+// normalised one in more than repeated '/'s.
+inline bool path_has_dots(const char* p) {
+  // strchr is vectorised: most paths cost one scan and no loop.
+  for (const char* s = strchr(p, '.'); s; s = strchr(s + 1, '.')) {
+    bool starts = s == p || s[-1] == '/';
+    const char* e = s[1] == '.' ? s + 2 : s + 1;
+    if (starts && (*e == '/' || *e == '\0')) return true;
   }
-  return p[0] == '.' && (p[1] == '/' || p[1] == '\0' || (p[1] == '.' && (p[2] == '/' || !p[2])));
+  return false;
 }
 
 // Walks the relative path `rel` component by component from `depth` levels
@@ -165,6 +165,21 @@ inline int mount_of(const MountTable& t, const char* path) {
     if (path[1] == t.m[i].mount[1] && path_under(path, t.m[i].mount, t.m[i].mount_len))
       return i;
   return -1;
+}
+
+// True if the first component of the absolute `p` is the first component of a
+// mount: only then can `p` be a mount, lie under one or be an ancestor other
+// than "/" — unless "." or ".." components change it (path_has_dots).
+inline bool path_near_mounts(const MountTable& t, const char* p) {
+  const char* s = p;
+  while (*s == '/') s++;
+  for (int i = 0; i < t.count; i++) {
+    const char* m = t.m[i].mount + 1;
+    if (m[0] != s[0]) continue;
+    size_t n = (size_t)(strchrnul(s, '/') - s);
+    if (strncmp(m, s, n) == 0 && (m[n] == '/' || m[n] == '\0')) return true;
+  }
+  return false;
 }
 
 // The mount whose view `path` (absolute) lies under, or -1.
@@ -281,6 +296,7 @@ inline int synth_of(const MountTable& t, const char* real, const char** rest) {
 // The length of the magic-link prefix of `p` — /proc/{self,thread-self,PID}
 // [/task/TID]/{fd/N,cwd,root,exe}, /dev/fd/N, /dev/std{in,out,err} — or 0.
 inline size_t magic_prefix(const char* p) {
+  if (p[0] != '/' || (p[1] != 'p' && p[1] != 'd')) return 0;
   auto digits = [](const char*& s) {
     const char* b = s;
     while (*s >= '0' && *s <= '9') s++;

@@ -190,6 +190,24 @@ bool resolve_long(const char* path, Resolved* r) {
   return true;
 }
 
+// "." and ".." may name a mount or an ancestor (/mnt/x/.. , /tmp/../mnt/v,
+// /data/. for a synthetic /data): then the normal spelling is used, and r
+// is done (true). Kept out of resolve_abs, whose frame stays small.
+__attribute__((noinline)) bool resolve_normalized(const char* path, Resolved* r) {
+  char norm[kPathMax];
+  if (path_normalize(path, norm, sizeof norm) < 0) return false;
+  int mount = -1;
+  if (translate_abs(g.mounts, norm, r->buf, sizeof r->buf, &mount) == Xlate::kMount) {
+    r->path = r->buf;
+    r->mount = mount;
+    return true;
+  }
+  int k = ancestor_of(g.mounts, norm);
+  if (k < 0 || !use_buf(r, norm)) return false;
+  name_ancestor(k, r);
+  return true;
+}
+
 // Translates the absolute `path`. With `fallback` (the caller's relative
 // path), a result on the host that is no ancestor keeps the caller's spelling.
 bool resolve_abs(const char* path, Resolved* r, const char* fallback) {
@@ -210,26 +228,13 @@ bool resolve_abs(const char* path, Resolved* r, const char* fallback) {
     case Xlate::kPass:
       break;
   }
-  if (size_t n = magic_prefix(path)) return resolve_magic(path, n, r, fallback);
-  int k = ancestor_of(g.mounts, path);
-  if (k < 0 && path_not_normal(path)) {
-    // "." and ".." may name a mount or an ancestor (/mnt/x/.. , /tmp/../mnt/v,
-    // /data/. for a synthetic /data): then the normal spelling is used.
-    char norm[kPathMax];
-    if (path_normalize(path, norm, sizeof norm) >= 0) {
-      if (translate_abs(g.mounts, norm, r->buf, sizeof r->buf, &mount) == Xlate::kMount) {
-        r->path = r->buf;
-        r->mount = mount;
-        return true;
-      }
-      k = ancestor_of(g.mounts, norm);
-      if (k >= 0) {
-        if (!use_buf(r, norm)) return false;
-        name_ancestor(k, r);
-        return true;
-      }
-    }
-  }
+  if (path[1] == 'p' || path[1] == 'd')
+    if (size_t n = magic_prefix(path)) return resolve_magic(path, n, r, fallback);
+  // Most host paths stop here: neither near a mount nor "/", and no dots.
+  bool near = path_near_mounts(g.mounts, path);
+  int k = near || path[1] == '\0' ? ancestor_of(g.mounts, path) : -1;
+  if (k < 0 && (path_has_dots(path) || (near && strstr(path, "//"))) && resolve_normalized(path, r))
+    return true;
   if (k >= 0) {
     r->anc = k;
     if (ancestor_synthetic(k)) {
@@ -267,6 +272,55 @@ bool fd_real_path(int fd, char* out, size_t cap) {
 bool real_cwd(char* out, size_t cap) {
   long n = sys(SYS_getcwd, out, cap);
   return n > 0 && out[0] == '/';
+}
+
+// A relative `path` (not "") against the cwd or dirfd.
+__attribute__((noinline)) bool resolve_relative(int dirfd, const char* path, Resolved* r) {
+  char base[kPathMax];
+  if (dirfd == AT_FDCWD) {
+    int mode = cwd_mode();
+    if (mode == kCwdPlain) {
+      // A ".." may climb from a host directory to a mount (cd /tmp; ls ../mnt/v).
+      if (!path_has_dotdot(path) || !real_cwd(base, sizeof base)) return true;
+      return resolve_joined(base, path, r, true);
+    }
+    Cwd c;
+    if (mode == kCwdView) {
+      read_cwd(&c, false);
+      if (c.mode == kCwdView && (!path_has_dotdot(path) || !path_escapes(path, c.depth))) {
+        r->mount = c.mount;  // the real cwd is the view directory itself
+        return true;
+      }
+    }
+    read_cwd(&c, true);
+    if (c.mode == kCwdPlain) return true;
+    bool keep = c.mode == kCwdAncestor && !ancestor_synthetic(c.anc) && !path_has_dotdot(path);
+    return resolve_joined(c.path, path, r, keep);
+  }
+  if ((unsigned)dirfd >= (unsigned)kMaxFds) return true;
+  FdEntry e = g_fds[dirfd];
+  if (e.anc1) {  // above a mount: the path may enter one
+    int k = e.anc1 - 1;
+    memcpy(base, ancestor_path(g.mounts, k), g.mounts.anc[k].len);
+    base[g.mounts.anc[k].len] = '\0';
+    return resolve_joined(base, path, r, !ancestor_synthetic(k) && !path_has_dotdot(path));
+  }
+  if (e.mount1 == 0) {
+    // A host directory: only a ".." can climb to a mount.
+    if (!path_has_dotdot(path) || !fd_real_path(dirfd, base, sizeof base)) return true;
+    return resolve_joined(base, path, r, true);
+  }
+  // A directory fd in a view: only a ".." that climbs out of its view needs help.
+  int mount = e.mount1 - 1;
+  r->mount = mount;
+  if (!path_has_dotdot(path)) return true;
+  char real[kPathMax];
+  if (!fd_real_path(dirfd, real, sizeof real)) return true;
+  const Mount& m = g.mounts.m[mount];
+  if (!path_under(real, m.view, m.view_len)) return true;
+  if (!path_escapes(path, path_depth_below(real, m.view_len))) return true;
+  if (untranslate(g.mounts, real, base, sizeof base) <= 0) return true;
+  return resolve_joined(base, path, r, false);
 }
 
 }  // namespace
@@ -337,51 +391,14 @@ bool resolve(int dirfd, const char* path, Resolved* r) {
     return true;
   }
 
-  char base[kPathMax];
-  if (dirfd == AT_FDCWD) {
-    int mode = cwd_mode();
-    if (mode == kCwdPlain) {
-      // A ".." may climb from a host directory to a mount (cd /tmp; ls ../mnt/v).
-      if (!path_has_dotdot(path) || !real_cwd(base, sizeof base)) return true;
-      return resolve_joined(base, path, r, true);
-    }
-    Cwd c;
-    if (mode == kCwdView) {
-      read_cwd(&c, false);
-      if (c.mode == kCwdView && (!path_has_dotdot(path) || !path_escapes(path, c.depth))) {
-        r->mount = c.mount;  // the real cwd is the view directory itself
-        return true;
-      }
-    }
-    read_cwd(&c, true);
-    if (c.mode == kCwdPlain) return true;
-    bool keep = c.mode == kCwdAncestor && !ancestor_synthetic(c.anc) && !path_has_dotdot(path);
-    return resolve_joined(c.path, path, r, keep);
+  // The common relative paths need nothing: from a host cwd or a host dirfd
+  // without "..".
+  if (dirfd == AT_FDCWD ? cwd_mode() == kCwdPlain
+                        : (unsigned)dirfd >= (unsigned)kMaxFds ||
+                              (!g_fds[dirfd].mount1 && !g_fds[dirfd].anc1)) {
+    if (!path_has_dotdot(path)) return true;
   }
-  if ((unsigned)dirfd >= (unsigned)kMaxFds) return true;
-  FdEntry e = g_fds[dirfd];
-  if (e.anc1) {  // above a mount: the path may enter one
-    int k = e.anc1 - 1;
-    memcpy(base, ancestor_path(g.mounts, k), g.mounts.anc[k].len);
-    base[g.mounts.anc[k].len] = '\0';
-    return resolve_joined(base, path, r, !ancestor_synthetic(k) && !path_has_dotdot(path));
-  }
-  if (e.mount1 == 0) {
-    // A host directory: only a ".." can climb to a mount.
-    if (!path_has_dotdot(path) || !fd_real_path(dirfd, base, sizeof base)) return true;
-    return resolve_joined(base, path, r, true);
-  }
-  // A directory fd in a view: only a ".." that climbs out of its view needs help.
-  int mount = e.mount1 - 1;
-  r->mount = mount;
-  if (!path_has_dotdot(path)) return true;
-  char real[kPathMax];
-  if (!fd_real_path(dirfd, real, sizeof real)) return true;
-  const Mount& m = g.mounts.m[mount];
-  if (!path_under(real, m.view, m.view_len)) return true;
-  if (!path_escapes(path, path_depth_below(real, m.view_len))) return true;
-  if (untranslate(g.mounts, real, base, sizeof base) <= 0) return true;
-  return resolve_joined(base, path, r, false);
+  return resolve_relative(dirfd, path, r);
 }
 
 bool retry_resolve(Resolved* r) {

@@ -233,13 +233,20 @@ TEST(MagicPrefix, ProcAndDevFdSpellingsOfAnFd) {
   EXPECT_EQ(n("/proc/self/maps"), 0u);
 }
 
-TEST(PathNotNormal, DotsAndDoubleSlashes) {
-  EXPECT_TRUE(path_not_normal("//mnt/v"));
-  EXPECT_TRUE(path_not_normal("/mnt/./v"));
-  EXPECT_TRUE(path_not_normal("/mnt/v/.."));
-  EXPECT_TRUE(path_not_normal("/data/."));
-  EXPECT_FALSE(path_not_normal("/mnt/v/.hidden/..x/x."));
-  EXPECT_FALSE(path_not_normal("/mnt/v"));
+TEST(PathNotNormal, DotComponentsAndPathsNearMounts) {
+  const MountTable& t = *Table();
+  EXPECT_TRUE(path_has_dots("/mnt/./v"));
+  EXPECT_TRUE(path_has_dots("/mnt/v/.."));
+  EXPECT_TRUE(path_has_dots("/data/."));
+  EXPECT_TRUE(path_has_dots("/tmp/../mnt"));
+  EXPECT_FALSE(path_has_dots("/mnt/v/.hidden/..x/x."));
+  EXPECT_FALSE(path_has_dots("//mnt/v"));
+  EXPECT_TRUE(path_near_mounts(t, "//mnt/v"));
+  EXPECT_TRUE(path_near_mounts(t, "/mnt"));
+  EXPECT_TRUE(path_near_mounts(t, "/deep/x"));
+  EXPECT_FALSE(path_near_mounts(t, "/tmp//x"));
+  EXPECT_FALSE(path_near_mounts(t, "/mn/x"));
+  EXPECT_FALSE(path_near_mounts(t, "/mntx"));
 }
 
 TEST(PathJoin, JoinsWithOneSlash) {
