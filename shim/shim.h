@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 
 #include "path.h"
@@ -170,6 +172,22 @@ template <typename B>
 inline void dense_blocks(uint64_t dev, uint64_t ino, uint64_t size, B* blocks) {
   uint64_t want = (size + 511) / 512;
   if ((uint64_t)*blocks < want && g.presence && incomplete_ino(dev, ino)) *blocks = (B)want;
+}
+// What a stat of a view file reports differently from the view file itself:
+// the one place for these fix-ups (dense blocks while incomplete, ctime =
+// mtime). Symlinks get theirs in wrap_path.cc (link_size), from their path.
+template <typename St>
+inline void stat_fixups(St* b) {
+  if (!S_ISREG(b->st_mode)) return;
+  dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
+  b->st_ctim = b->st_mtim;  // view_file_ctime
+}
+inline void stat_fixups(struct statx* b) {
+  if (!S_ISREG(b->stx_mode)) return;
+  if (b->stx_mask & STATX_BLOCKS)
+    dense_blocks(makedev(b->stx_dev_major, b->stx_dev_minor), b->stx_ino, b->stx_size,
+                 &b->stx_blocks);
+  if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
 }
 // The view libraries an ELF file in a view needs through its RUNPATH/RPATH or
 // ld_library_path (view paths; may be null) (elf.cc): made complete before the

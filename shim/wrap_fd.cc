@@ -147,12 +147,10 @@ VOL_WRAPPER_T(int, ioctl, (int fd, unsigned long req, ...), int (*)(int, unsigne
   }
 VOL_GEN_LSEEK(lseek, off_t)
 VOL_GEN_LSEEK(lseek64, off64_t)
-// fstat of a view file: dense blocks while incomplete, ctime = mtime (shim.h).
+// fstat of a view file: stat_fixups (shim.h).
 template <typename St>
 static void fstat_fixups(int fd, St* b) {
-  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1 || !S_ISREG(b->st_mode)) return;
-  if (g_fds[fd].slot1) dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
-  b->st_ctim = b->st_mtim;
+  if ((unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1) stat_fixups(b);
 }
 #define VOL_GEN_FSTAT(NAME, ST)                          \
   VOL_WRAPPER(int, NAME, (int fd, ST* b)) {              \

@@ -108,26 +108,16 @@ bool is_write_open(int flags) {
          (flags & O_TMPFILE) == O_TMPFILE;
 }
 
-// What a stat of a view object reports differently from the view file itself
-// (the one place for stat fix-ups).
+// A stat of a view object by path: a symlink's size is its mount path's
+// length; a file gets stat_fixups (shim.h).
 template <typename St>
-void stat_fixups(const Resolved& r, St* b) {
-  if (S_ISLNK(b->st_mode)) {
-    if (!r.magic) link_size(r.dirfd, r.path, &b->st_size);
-  } else if (S_ISREG(b->st_mode)) {
-    dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
-    b->st_ctim = b->st_mtim;  // see view_file_ctime in shim.h
-  }
+void path_stat_fixups(const Resolved& r, St* b) {
+  if (S_ISLNK(b->st_mode) && !r.magic) link_size(r.dirfd, r.path, &b->st_size);
+  stat_fixups(b);
 }
-void stat_fixups(const Resolved& r, struct statx* b) {
-  if (S_ISLNK(b->stx_mode)) {
-    if (!r.magic) link_size(r.dirfd, r.path, &b->stx_size);
-  } else if (S_ISREG(b->stx_mode)) {
-    if (b->stx_mask & STATX_BLOCKS)
-      dense_blocks(makedev(b->stx_dev_major, b->stx_dev_minor), b->stx_ino, b->stx_size,
-                   &b->stx_blocks);
-    if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
-  }
+void path_stat_fixups(const Resolved& r, struct statx* b) {
+  if (S_ISLNK(b->stx_mode) && !r.magic) link_size(r.dirfd, r.path, &b->stx_size);
+  stat_fixups(b);
 }
 
 // A read-only mount says so in statfs/statvfs, as a read-only file system would.
@@ -204,16 +194,16 @@ using namespace vol::shim;
 
 // ---- stat and statfs: the call, then what a view object reports differently
 #define VOL_STATS(X)                                                                           \
-  X(stat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, stat_fixups(r, b))        \
-  X(lstat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, stat_fixups(r, b))       \
-  X(stat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, stat_fixups(r, b))    \
-  X(lstat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, stat_fixups(r, b))   \
+  X(stat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))        \
+  X(lstat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))       \
+  X(stat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))    \
+  X(lstat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))   \
   X(fstatat, (int dirfd, const char* path, struct stat* b, int f), (dirfd, r.path, b, f), dirfd, \
-    stat_fixups(r, b))                                                                         \
+    path_stat_fixups(r, b))                                                                         \
   X(fstatat64, (int dirfd, const char* path, struct stat64* b, int f), (dirfd, r.path, b, f),  \
-    dirfd, stat_fixups(r, b))                                                                  \
+    dirfd, path_stat_fixups(r, b))                                                                  \
   X(statx, (int dirfd, const char* path, int f, unsigned m, struct statx* b),                 \
-    (dirfd, r.path, f, m, b), dirfd, stat_fixups(r, b))                                        \
+    (dirfd, r.path, f, m, b), dirfd, path_stat_fixups(r, b))                                        \
   X(statfs, (const char* path, struct statfs* b), (r.path, b), AT_FDCWD, fs_fixups(r.mount, b)) \
   X(statfs64, (const char* path, struct statfs64* b), (r.path, b), AT_FDCWD,                   \
     fs_fixups(r.mount, b))                                                                     \

@@ -161,9 +161,10 @@ p=@; while [ ${#p} -lt 3850 ]; do p=$p/$(printf "d%.0s" $(seq 200)); done
 f=$p/$(printf "f%.0s" $(seq $((4090 - ${#p} - 1))))
 echo ${#f}
 mkdir -p "$p" && echo content > "$f" && cat "$f" && stat -c "%s %F" "$f"
-ls "$p" | wc -c
+ls "$p" | wc -l
 python3 -c "import os,sys; print(len(sys.argv[1]), open(sys.argv[1]).read().strip(), os.path.getsize(sys.argv[1]))" "$f"
-cd "$p" && ls | wc -c && cat f* && pwd | wc -c && python3 -c "import os; print(len(os.getcwd()))"
+cd "$p" && ls | wc -l && cat f* && [ "$(pwd)" = "$p" ] && [ "$(/bin/pwd)" = "$p" ] && echo pwd is the path
+python3 -c "import os,sys; print(os.getcwd() == sys.argv[1], os.path.realpath(\".\") == sys.argv[1])" "$p"
 cd @ && find . -type f -name "fff*" | wc -l
 rm -r @/dddd* && ls @'
   all_same
