@@ -93,6 +93,48 @@ install: all
 	$(if $(SHIM_SRCS),install -m 755 $(BUILD)/libvolshim.so $(DESTDIR)$(PREFIX)/lib/libvolshim.so)
 	install -m 644 include/vol/*.h $(DESTDIR)$(PREFIX)/include/vol/
 
+# --- libvol.so, the Python package `vol`, and the version (issue 12) -----------
+# The version embedded in vol and libvol: VERSION, and the commit it was built
+# from (with -dirty for uncommitted changes). The header is rewritten only when
+# that changes, so an unchanged tree rebuilds nothing.
+VOL_VERSION := $(shell cat VERSION)
+VOL_COMMIT  := $(shell git describe --always --dirty --abbrev=12 --match=NoTagIsEverThis 2>/dev/null || echo unknown)
+BUILD_INFO  := $(BUILD)/gen/vol_build_info.h
+.PHONY: FORCE install-libvol
+$(BUILD_INFO): FORCE
+	@mkdir -p $(@D)
+	@printf '#define VOL_BUILD_VERSION "%s"\n#define VOL_BUILD_COMMIT "%s"\n' '$(VOL_VERSION)' '$(VOL_COMMIT)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/fetcher/util/version.o: $(BUILD_INFO)
+$(BUILD)/fetcher/util/version.o: CXXFLAGS += -I$(BUILD)/gen
+
+# libvol.so: the C API of include/vol/volume.h over the core, whose objects are
+# built position-independent for it. Only vol_* symbols are exported.
+# (The stamp rebuilds, once, objects compiled before they were PIC.)
+$(CORE_OBJS): CXXFLAGS += -fPIC
+$(CORE_OBJS): $(BUILD)/.pic-objects
+$(BUILD)/.pic-objects:
+	@mkdir -p $(@D)
+	@touch $@
+LIBVOL_OBJS := $(filter $(BUILD)/fetcher/api/%,$(CORE_OBJS))
+$(BUILD)/libvol.so: $(LIBVOL_OBJS) $(BUILD)/libvolcore.a fetcher/api/libvol.map
+	$(CXX) -shared -o $@ $(LIBVOL_OBJS) $(BUILD)/libvolcore.a $(CORE_LIBS) \
+	  -Wl,--version-script=fetcher/api/libvol.map -Wl,-soname,libvol.so -Wl,--no-undefined
+all: $(BUILD)/libvol.so
+
+# make install also puts libvol.so in PREFIX/lib and the package in
+# PREFIX/lib/vol/python, and registers that directory (a vol.pth file) with
+# every Python >= 3.9 it finds (PYTHONS="python3 …" to choose; none with
+# DESTDIR, where a package manager does that).
+PYTHON_DIR := $(PREFIX)/lib/vol/python
+install: install-libvol
+install-libvol: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PYTHON_DIR)/vol
+	install -m 755 $(BUILD)/libvol.so $(DESTDIR)$(PREFIX)/lib/libvol.so
+	install -m 644 python/vol/*.py $(DESTDIR)$(PYTHON_DIR)/vol/
+	printf '# Written by make install.\nLIBDIR = "%s"\n' '$(PREFIX)/lib' >$(DESTDIR)$(PYTHON_DIR)/vol/_installed.py
+	$(if $(DESTDIR),,scripts/register-python '$(PYTHON_DIR)' $(PYTHONS))
+
 clean:
 	rm -rf $(BUILD)
 

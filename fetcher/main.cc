@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "fetcher/cli/cli.h"
+#include "fetcher/util/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
       "Store: --store URL or $VOL_STORE (file:///path, s3://bucket/prefix);\n"
       "default file://$HOME/.local/share/vol/store. Environment: --env or $VOL_ENV (main).",
       "vol"};
+  app.set_version_flag("--version", vol::VersionText(), "Print the version, the commit it was built from and the store formats");
   app.require_subcommand(1);
   app.fallthrough(false);
   vol::GlobalOptions globals;
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
   vol::AddGetCommand(app, selected, globals);
   vol::AddRunCommands(app, selected, globals);
   vol::AddSessionCommands(app, selected, globals);
+  vol::AddMaintenanceCommands(app, selected, globals);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 // `ino`, `complete` and the bitmap words, which the fetcher publishes with
 // release stores after the bytes are in the view file).
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -37,6 +38,11 @@ const vol_presence_file* slot_at(uint32_t idx) {
 }
 
 // The slot index of (dev, ino), or -1 (no slot: the file is complete).
+long find_slot(uint64_t dev, uint64_t ino);
+// The content-file slot of (dev, ino), or -1: directories' slots say
+// populated, not present, and are never guarded.
+long find_file_slot(uint64_t dev, uint64_t ino);
+
 long find_slot(uint64_t dev, uint64_t ino) {
   const vol_presence_header* h = header();
   if (!h || h->table_slots == 0 || ino == 0) return -1;
@@ -56,8 +62,6 @@ bool complete(const vol_presence_file* s) {
   return __atomic_load_n(&s->complete, __ATOMIC_ACQUIRE) != 0;
 }
 
-// The content-file slot of (dev, ino), or -1: directories' slots say
-// populated, not present, and are never guarded.
 long find_file_slot(uint64_t dev, uint64_t ino) {
   long i = find_slot(dev, ino);
   if (i < 0) return -1;
@@ -134,22 +138,33 @@ void fd_note(int fd, int mount, int open_flags) {
     dir = S_ISDIR(st.st_mode);
   }
   g_fds[fd] = e;
+  if (fd > __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED))
+    __atomic_store_n(&g_fd_max, fd, __ATOMIC_RELAXED);
   // A directory is listed through its fd (getdents, fdopendir, fts…): it
-  // must hold its entries before the program reads it.
+  // must hold its entries before the program reads it (lazy views).
   if (dir) populate_dir(fd);
+}
+
+void fd_note_ancestor(int fd, int anc) {
+  if (fd < 0 || fd >= kMaxFds || anc < 0 || !own_process()) return;
+  FdEntry e{};
+  e.anc1 = (uint16_t)(anc + 1);
+  g_fds[fd] = e;
   if (fd > __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED))
     __atomic_store_n(&g_fd_max, fd, __ATOMIC_RELAXED);
 }
 
 void fd_forget(int fd) {
-  if ((unsigned)fd < (unsigned)kMaxFds && (g_fds[fd].mount1 || g_fds[fd].slot1) &&
+  if ((unsigned)fd < (unsigned)kMaxFds && (g_fds[fd].mount1 || g_fds[fd].slot1 || g_fds[fd].anc1) &&
       own_process())
     g_fds[fd] = FdEntry{};
 }
 
 void fd_copy(int from, int to) {
   if ((unsigned)from >= (unsigned)kMaxFds || (unsigned)to >= (unsigned)kMaxFds) return;
-  if (!(g_fds[from].mount1 || g_fds[to].mount1) || !own_process()) return;
+  if (!(g_fds[from].mount1 || g_fds[to].mount1 || g_fds[from].anc1 || g_fds[to].anc1) ||
+      !own_process())
+    return;
   g_fds[to] = g_fds[from];
   if (to > __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED))
     __atomic_store_n(&g_fd_max, to, __ATOMIC_RELAXED);
@@ -175,8 +190,17 @@ void fd_scan_inherited() {
       if (len <= 0) continue;
       real[len] = '\0';
       int v = view_of(g.mounts, real);
-      if (v >= 0) fd_note(fd, v, (int)sys(SYS_fcntl, fd, F_GETFL));
-      else if (is_lifeline(fd)) lifeline_found(fd);
+      const char* rest;
+      int k;
+      if (v >= 0) {
+        fd_note(fd, v, (int)sys(SYS_fcntl, fd, F_GETFL));
+      } else if (is_lifeline(fd)) {
+        lifeline_found(fd);
+      } else if ((k = synth_of(g.mounts, real, &rest)) >= 0 && !*rest) {
+        fd_note_ancestor(fd, k);
+      } else if ((k = ancestor_of(g.mounts, real)) >= 0) {
+        fd_note_ancestor(fd, k);
+      }
     }
   }
   sys(SYS_close, dir);
@@ -224,6 +248,36 @@ int ensure_path_at(int dirfd, const char* path) {
 }
 
 int ensure_path(const char* real_path) { return ensure_path_at(AT_FDCWD, real_path); }
+
+bool held_open(int dirfd, const char* path, bool follow) {
+  long fd = sys(SYS_openat, dirfd, path,
+                O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW));
+  if (fd < 0) return true;  // cannot tell: keep the content
+  // A write lease is granted only while no other fd (of any process) has the
+  // file open. A break of it would be signalled: SIGURG, ignored by default,
+  // rather than SIGIO, which would end the program.
+  sys(SYS_fcntl, fd, F_SETSIG, SIGURG);
+  long rc = sys(SYS_fcntl, fd, F_SETLEASE, F_WRLCK);
+  bool held;
+  if (rc == 0) {
+    sys(SYS_fcntl, fd, F_SETLEASE, F_UNLCK);
+    held = false;
+  } else if (rc == -EAGAIN) {
+    held = true;
+  } else {
+    // No leases here (another owner, leases disabled): this process's own fds.
+    struct stat st;
+    held = false;
+    if (sys(SYS_fstat, fd, &st) == 0) {
+      long slot = find_file_slot(st.st_dev, st.st_ino);
+      int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
+      for (int i = 0; slot >= 0 && i <= max && i < kMaxFds && !held; i++)
+        held = i != fd && g_fds[i].slot1 == (uint32_t)(slot + 1);
+    }
+  }
+  sys(SYS_close, fd);
+  return held;
+}
 
 long incomplete_size(int fd) {
   const vol_presence_file* s = slot_of_fd(fd);

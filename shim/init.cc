@@ -115,6 +115,9 @@ __attribute__((constructor)) void init() {
   }
   parse_mounts(text);
   if (g.mounts.count == 0) return;
+  build_ancestors(g.mounts);
+  long n = path_join(g.mounts.synth, sizeof g.mounts.synth, g.session, VOL_SESSION_PARENTS);
+  g.mounts.synth_len = n > 0 ? (size_t)n : 0;
 
   copy_env(g.shim_path, VOL_SHIM_ENV);
   copy_env(g.ld_preload, "LD_PRELOAD");

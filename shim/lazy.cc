@@ -18,6 +18,7 @@
 // under a mount costs one fstatat of its parent and a slot lookup.
 #include <errno.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "shim.h"
@@ -115,7 +116,12 @@ bool populate_on_the_way(int dirfd, const char* path, int hops) {
 
 bool populate_for_retry(int dirfd, const char* path, int err) {
   if (!g.presence || (err != ENOENT && err != ENOTDIR) || !path || !*path) return false;
-  return populate_on_the_way(dirfd, path, 0);
+  // One directory a round, down the path, until nothing on its way is left
+  // unpopulated: one retry of the caller's call then suffices.
+  bool progress = false;
+  for (int round = 0; round < 4096 && populate_on_the_way(dirfd, path, 0); round++) progress = true;
+  errno = err;
+  return progress;
 }
 
 int populate_parent(int dirfd, const char* path) {
@@ -218,7 +224,41 @@ void content_fixups(uint64_t dev, uint64_t ino, uint32_t* mode, uint64_t* nlink)
 void materialize_path(int dirfd, const char* path) {
   struct stat st;
   int saved = errno;
-  lazy_retry(0, dirfd, path, [&] { return (int)(sys(SYS_newfstatat, dirfd, path, &st, 0) == 0 ? 0 : (errno = ENOENT, -1)); });
+  if (sys(SYS_newfstatat, dirfd, path, &st, 0) != 0) populate_for_retry(dirfd, path, ENOENT);
+  errno = saved;
+}
+
+void populate_tree(int at, const char* path) {
+  struct Frame {
+    static void walk(int at, const char* path, int depth) {
+      long fd = sys(SYS_openat, at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) return;
+      populate_dir((int)fd);
+      if (depth < 256) {
+        alignas(8) char buf[8192];
+        long n;
+        while ((n = sys(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+          for (long off = 0; off < n;) {
+            struct D {
+              uint64_t ino;
+              int64_t off;
+              unsigned short reclen;
+              unsigned char type;
+              char name[1];
+            };
+            auto* d = reinterpret_cast<const D*>(buf + off);
+            off += d->reclen;
+            if (d->type != DT_DIR || strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0) continue;
+            walk((int)fd, d->name, depth + 1);
+          }
+        }
+      }
+      sys(SYS_close, fd);
+    }
+  };
+  if (!g.presence) return;
+  int saved = errno;
+  Frame::walk(at, path, 0);
   errno = saved;
 }
 

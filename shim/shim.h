@@ -8,17 +8,19 @@
 //   is a vfork (or raw clone) child sharing the parent's memory: it must not
 //   write shared state (fd table, cwd state, socket); it uses a one-shot IPC
 //   connection instead.
-// - g_fds[fd] is non-zero only for fds that refer to an object inside a view;
-//   slot1 is non-zero only for a regular file with a presence slot.
+// - g_fds[fd] is non-zero only for fds that refer to an object inside a view
+//   (mount1) or to an ancestor of a mount (anc1, a directory from which
+//   relative paths may enter a mount); slot1 is non-zero only for a regular
+//   file with a presence slot.
 #ifndef VOL_SHIM_SHIM_H_
 #define VOL_SHIM_SHIM_H_
 
-#include <dirent.h>
 #include <dlfcn.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 
 #include "path.h"
@@ -52,7 +54,7 @@ struct FdEntry {
   uint32_t slot1;  // presence slot + 1, or 0 (complete, or not a regular file)
   uint8_t mount1;  // mount index + 1, or 0 (not in a view)
   uint8_t flags;   // kFdWrite…
-  uint16_t unused;
+  uint16_t anc1;   // ancestor index + 1 (MountTable::anc), or 0
 };
 enum : uint8_t { kFdWrite = 1 };
 extern FdEntry g_fds[kMaxFds];
@@ -81,23 +83,58 @@ extern __thread int t_resolving __attribute__((tls_model("initial-exec")));
   extern "C" VOL_API RET vol_w_##NAME PARAMS __asm__(#NAME); \
   extern "C" RET vol_w_##NAME PARAMS
 #define VOL_WRAPPER(RET, NAME, PARAMS) VOL_WRAPPER_T(RET, NAME, PARAMS, decltype(&::NAME))
+// Declares the shim's own wrapper of NAME (defined in another file), to call
+// it from elsewhere in the shim.
+#define VOL_OWN(RET, NAME, PARAMS) extern "C" RET vol_w_##NAME PARAMS __asm__(#NAME);
 
 // --- path resolution (resolve.cc) -------------------------------------------
 // A path argument after translation. `path` is what to hand to libc: the
-// caller's own pointer when nothing changed, else `buf`. `mount` is the index
-// of the mount it lies in, or -1.
+// caller's own pointer when nothing changed, else `buf` or `shortp`. `mount`
+// is the index of the mount it lies in, or -1.
 struct Resolved {
   const char* path;
   int mount;
-  int dirfd;  // what a relative `path` is relative to
-  char buf[kPathMax];
+  int dirfd;     // what a relative `path` is relative to
+  int anc;       // the ancestor of a mount that `path` names, or -1
+  int tmpfd;     // an O_PATH fd that `path` goes through (closed with this), or -1
+  bool magic;    // `path` is a /proc or /dev/fd spelling of a view object
+  const char* arg;  // the caller's path and dirfd, for retry_resolve
+  int argfd;
+  char buf[kPathMax];  // the translated path (with tmpfd: the mount path)
+  char shortp[320];    // "/proc/self/fd/N/NAME" when the view path is too long
+
+  Resolved() : tmpfd(-1) {}
+  Resolved(const Resolved&) = delete;
+  Resolved& operator=(const Resolved&) = delete;
+  ~Resolved() {
+    if (tmpfd >= 0) sys(SYS_close, tmpfd);
+  }
 };
-// Translates `path` relative to `dirfd` (AT_FDCWD or a directory fd). Returns
-// false with errno set (ENAMETOOLONG) when it cannot.
+// Translates `path` relative to `dirfd` (AT_FDCWD or a directory fd): a path
+// under a mount becomes its view path; an ancestor of a mount that does not
+// exist on the host becomes its synthetic parent; a /proc or /dev/fd spelling
+// of a view object keeps its spelling but gets its mount. A view path longer
+// than PATH_MAX is reached through an O_PATH fd on its parent. Returns false
+// with errno set (ENAMETOOLONG, or why the long path's parent cannot be
+// opened) when it cannot.
 bool resolve(int dirfd, const char* path, Resolved* r);
+// After a call on r failed (errno ENOENT or ENOTDIR): true if the caller's
+// path reaches a mount through host symlinks (ln -s /mnt/v/d /tmp/l; cat
+// /tmp/l/f), with r translated again, or if directories of a view on its way
+// were populated (lazy views); the caller then retries once. False (errno
+// kept) when the failure stands.
+bool retry_resolve(Resolved* r);
+// True if ancestor k does not exist on the host (it is shown synthetic).
+bool ancestor_synthetic(int k);
+// The mount path of the process's cwd when the kernel's getcwd cannot return
+// the real one (a view path longer than PATH_MAX). Returns the length or -1.
+long deep_view_cwd(char* out, size_t cap, int* mount);
 // For calls that modify the file system: false with errno = EROFS unless the
 // path's mount accepts writes.
 bool may_write(const Resolved& r);
+// Tells the fetcher that the path behind r changed (VOL_CHANGED_*). Returns 0,
+// or -1 with errno EIO when the fetcher cannot be told.
+int changed(const Resolved& r, uint32_t kind = VOL_CHANGED_PATH);
 // The mount path (as the program sees it) of a resolved path under a mount.
 bool mount_path_of(const Resolved& r, char* out, size_t cap);
 // Rewrites a view path in place (buf of size cap) to its mount path. Returns
@@ -107,6 +144,9 @@ void update_cwd();
 
 // --- fds and presence (fds.cc) ----------------------------------------------
 void fd_note(int fd, int mount, int open_flags);  // fd was opened inside a view
+void fd_note_ancestor(int fd, int anc);          // fd is a directory above a mount
+// Notes the fd an open of r returned (view or ancestor), if any.
+inline void fd_note_resolved(int fd, const Resolved& r, int open_flags);
 void fd_forget(int fd);
 void fd_copy(int from, int to);
 void fd_scan_inherited();
@@ -119,6 +159,9 @@ int ensure_path_at(int dirfd, const char* path);
 // True if path (relative to dirfd; symlinks followed if follow) is a view file
 // whose presence slot is not complete.
 bool incomplete_at(int dirfd, const char* path, bool follow);
+// True if some process holds the file at path open (besides the check's own
+// fd): an unlinked or replaced file must keep its content for its readers.
+bool held_open(int dirfd, const char* path, bool follow);
 int ensure_inherited();                  // every incomplete fd without FD_CLOEXEC
 long incomplete_size(int fd);            // the file's size if fd is incomplete, else -1
 bool incomplete_ino(uint64_t dev, uint64_t ino);
@@ -133,6 +176,38 @@ inline void dense_blocks(uint64_t dev, uint64_t ino, uint64_t size, B* blocks) {
   uint64_t want = (size + 511) / 512;
   if ((uint64_t)*blocks < want && g.presence && incomplete_ino(dev, ino)) *blocks = (B)want;
 }
+// stat of a view object: a shared content file shows its slot's mode and one
+// link, an unpopulated directory one link (lazy.cc).
+void content_fixups(uint64_t dev, uint64_t ino, uint32_t* mode, uint64_t* nlink);
+// What a stat of a view file reports differently from the view file itself:
+// the one place for these fix-ups (a content file's mode and links, dense
+// blocks while incomplete, ctime = mtime). Symlinks get theirs in
+// wrap_path.cc (link_size), from their path.
+template <typename St>
+inline void stat_fixups(St* b) {
+  uint32_t mode = (uint32_t)b->st_mode;
+  uint64_t nlink = (uint64_t)b->st_nlink;
+  content_fixups(b->st_dev, b->st_ino, &mode, &nlink);
+  b->st_mode = mode;
+  b->st_nlink = nlink;
+  if (!S_ISREG(b->st_mode)) return;
+  dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
+  b->st_ctim = b->st_mtim;  // view_file_ctime
+}
+inline void stat_fixups(struct statx* b) {
+  {
+    uint32_t mode = b->stx_mode;
+    uint64_t nlink = b->stx_nlink;
+    content_fixups(makedev(b->stx_dev_major, b->stx_dev_minor), b->stx_ino, &mode, &nlink);
+    if (b->stx_mask & STATX_MODE) b->stx_mode = (uint16_t)mode;
+    if (b->stx_mask & STATX_NLINK) b->stx_nlink = (uint32_t)nlink;
+  }
+  if (!S_ISREG(b->stx_mode)) return;
+  if (b->stx_mask & STATX_BLOCKS)
+    dense_blocks(makedev(b->stx_dev_major, b->stx_dev_minor), b->stx_ino, b->stx_size,
+                 &b->stx_blocks);
+  if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
+}
 // The view libraries an ELF file in a view needs through its RUNPATH/RPATH or
 // ld_library_path (view paths; may be null) (elf.cc): made complete before the
 // loader maps them.
@@ -141,21 +216,29 @@ inline int fd_needs_check(int fd) {
   return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
 }
 
+// A ':' list of directories (LD_LIBRARY_PATH) with the entries under a mount
+// rewritten to their views, into out. Returns its length, 0 if no entry
+// changed (out is then a copy), -1 if it does not fit (wrap_exec.cc).
+long translate_path_list(const char* list, char* out, size_t cap);
+
 // --- lazy views and shared content files (lazy.cc) ----------------------------
 // The presence slot of (dev, ino), any kind, or null.
 const vol_presence_file* presence_slot(uint64_t dev, uint64_t ino);
 // Has the fetcher populate the view directory open at fd if it is not yet.
 // Returns 0 or an errno value.
 int populate_dir(int fd);
-// After a call on `path` (relative to dirfd) failed with err: true if an
-// unpopulated directory on its way was populated, so the call may succeed
-// when tried again.
+// After a call on `path` (relative to dirfd, under a mount) failed with err:
+// true if unpopulated directories on its way (symlinks followed) were
+// populated, so the call may succeed when tried again.
 bool populate_for_retry(int dirfd, const char* path, int err);
 // Before creating `path`: its directory is populated. 0, or -1 with errno.
 int populate_parent(int dirfd, const char* path);
 // Before removing or replacing the directory `path` itself: populated, so
 // that it is not taken for empty. 0, or -1 with errno.
 int populate_self(int dirfd, const char* path);
+// Every directory below `path` populated (for glibc walks that read them out
+// of the shim's sight: nftw, ftw, fts).
+void populate_tree(int dirfd, const char* path);
 // A view file that is the shared cache's content file.
 bool is_content_file(const struct stat& st);
 // Before changing the file `path` (not following a final symlink): if it is
@@ -166,39 +249,6 @@ int make_private(int dirfd, const char* path, bool empty);
 // now has a private copy at path_out (the change must go there), 0 when fd
 // may be changed as it is, -1 with errno on failure.
 int make_private_fd(int fd, char* path_out, size_t cap);
-// stat of a view object: a content file shows its slot's mode and one link,
-// an unpopulated directory one link.
-void content_fixups(uint64_t dev, uint64_t ino, uint32_t* mode, uint64_t* nlink);
-template <typename St>
-inline void content_fixups_st(St* b) {
-  uint32_t mode = (uint32_t)b->st_mode;
-  uint64_t nlink = (uint64_t)b->st_nlink;
-  content_fixups(b->st_dev, b->st_ino, &mode, &nlink);
-  b->st_mode = mode;
-  b->st_nlink = nlink;
-}
-// Runs `call` (returning -1 / null with errno on failure) again while it
-// fails with ENOENT/ENOTDIR under a mount and populating makes progress.
-template <typename F>
-inline auto lazy_retry(int mount, int dirfd, const char* path, F call) -> decltype(call()) {
-  auto ret = call();
-  for (int tries = 0; tries < 64 && mount >= 0; tries++) {
-    bool failed;
-    using R = decltype(ret);
-    if constexpr (__is_same(R, DIR*) || __is_same(R, FILE*) || __is_same(R, char*) || __is_same(R, void*))
-      failed = ret == nullptr;
-    else
-      failed = ret == (R)-1;
-    if (!failed) break;
-    int err = errno;
-    if (!populate_for_retry(dirfd, path, err)) {
-      errno = err;
-      break;
-    }
-    ret = call();
-  }
-  return ret;
-}
 // Makes every directory on the way to `path` populated (for callers that
 // hand the path to code that opens it out of the shim's sight: exec, dlopen).
 void materialize_path(int dirfd, const char* path);
@@ -211,8 +261,7 @@ void lifeline_found(int fd);
 int lifeline_move_from(int fd);
 
 // --- IPC with the fetcher (ipc.cc) --------------------------------------------
-// Sends one request (with the fd `pass` attached when >= 0) and waits for its
-// response. Returns 0 or an errno value.
+// Sends one request and waits for its response. Returns 0 or an errno value.
 int ipc_call(vol_request* req, size_t path_len, vol_response* resp, int pass = -1);
 // VOL_OP_CHANGED of `kind` (enum vol_changed) for a mount path (and the new
 // path of a rename). Returns 0 or an errno value.
@@ -237,6 +286,23 @@ void say(const char* a, const char* b = nullptr, const char* c = nullptr,
 
 inline bool own_process() {
   return (int)raw_getpid() == g.pid;
+}
+
+inline void fd_note_resolved(int fd, const Resolved& r, int open_flags) {
+  if (fd < 0) return;
+  if (r.mount >= 0) fd_note(fd, r.mount, open_flags);
+  else if (r.anc >= 0) fd_note_ancestor(fd, r.anc);
+}
+
+// "/proc/self/fd/N" into out (at least 32 bytes); returns its length.
+inline int proc_fd_path(char* out, long fd) {
+  memcpy(out, "/proc/self/fd/", 14);
+  char num[20];
+  int k = 0;
+  for (long v = fd; k == 0 || v; v /= 10) num[k++] = (char)('0' + v % 10);
+  for (int i = 0; i < k; i++) out[14 + i] = num[k - 1 - i];
+  out[14 + k] = '\0';
+  return 14 + k;
 }
 
 }  // namespace vol::shim

@@ -1,7 +1,6 @@
-// Processes and code loading: exec and posix_spawn (translate the binary's
-// path, make every view file the child can read without the shim complete, and
-// put the session's environment back if the program stripped it), dlopen of a
-// library on a volume, and the refusal of the program's own io_uring.
+// New programs: exec and posix_spawn. Each translates the binary's path, makes
+// every view file the child can read without the shim complete, and puts the
+// session's environment back if the program stripped it.
 //
 // Invariant: nothing here allocates or writes shared state, because exec is
 // often called in a vfork child that shares the parent's memory. The child's
@@ -40,35 +39,9 @@ struct EnvBufs {
 // "LD_LIBRARY_PATH=…" with entries under a mount rewritten to their views (the
 // loader opens them itself, before any shim runs). Null if nothing changed.
 const char* translate_llp(const char* entry, EnvBufs* b) {
-  const char* v = entry + 16;
-  bool any = false;
-  size_t k = 16;
   memcpy(b->llp, "LD_LIBRARY_PATH=", 16);
-  for (const char* p = v;; p++) {
-    const char* end = strchrnul(p, ':');
-    size_t n = (size_t)(end - p);
-    char dir[kPathMax], out[kPathMax];
-    const char* use = p;
-    size_t use_n = n;
-    if (n && n < sizeof dir && p[0] == '/') {
-      memcpy(dir, p, n);
-      dir[n] = '\0';
-      int mount = -1;
-      if (translate_abs(g.mounts, dir, out, sizeof out, &mount) == Xlate::kMount) {
-        use = out;
-        use_n = strlen(out);
-        any = true;
-      }
-    }
-    if (k + use_n + 2 > sizeof b->llp) return nullptr;
-    memcpy(b->llp + k, use, use_n);
-    k += use_n;
-    if (!*end) break;
-    b->llp[k++] = ':';
-    p = end;
-  }
-  b->llp[k] = '\0';
-  return any ? b->llp : nullptr;
+  long n = translate_path_list(entry + 16, b->llp + 16, sizeof b->llp - 16);
+  return n > 0 ? b->llp : nullptr;
 }
 void fix_env(char* const* envp, char** out, EnvBufs* b) {
   int n = 0;
@@ -138,15 +111,58 @@ bool has_view_dir(const char* list) {
 }
 
 bool before_exec(const Resolved& r, const char* llp) {
-  if (r.mount >= 0) materialize_path(r.dirfd, r.path);
-  if (r.mount >= 0 && ensure_path(r.path) < 0) return false;
+  if (r.mount >= 0) materialize_path(r.dirfd, r.path);  // lazy views: the kernel looks it up itself
+  if (r.mount >= 0 && ensure_path_at(r.dirfd, r.path) < 0) return false;
   // The child's loader maps the binary's libraries itself: those it will find
   // in a view must be complete (a host binary too, if LD_LIBRARY_PATH names a view).
-  if ((r.mount >= 0 || has_view_dir(llp)) && ensure_elf_deps(r.path, llp) < 0) return false;
+  if (r.mount >= 0 || has_view_dir(llp)) {
+    const char* path = r.path;
+    char abs[kPathMax];
+    if (path[0] != '/' && r.dirfd != AT_FDCWD) {  // $ORIGIN needs where it is
+      char link[32];
+      proc_fd_path(link, r.dirfd);
+      long n = sys(SYS_readlinkat, AT_FDCWD, link, abs, sizeof abs - 1);
+      if (n <= 0) return ensure_inherited() == 0;
+      abs[n] = '\0';
+      if (path_join(abs, sizeof abs, abs, path) < 0) return ensure_inherited() == 0;
+      path = abs;
+    }
+    if (ensure_elf_deps(path, llp) < 0) return false;
+  }
   return ensure_inherited() == 0;
 }
 
 }  // namespace
+
+long vol::shim::translate_path_list(const char* list, char* out, size_t cap) {
+  bool any = false;
+  size_t k = 0;
+  for (const char* p = list;; p++) {
+    const char* end = strchrnul(p, ':');
+    size_t n = (size_t)(end - p);
+    char dir[kPathMax], view[kPathMax];
+    const char* use = p;
+    size_t use_n = n;
+    if (n && n < sizeof dir && p[0] == '/') {
+      memcpy(dir, p, n);
+      dir[n] = '\0';
+      int mount = -1;
+      if (translate_abs(g.mounts, dir, view, sizeof view, &mount) == Xlate::kMount) {
+        use = view;
+        use_n = strlen(view);
+        any = true;
+      }
+    }
+    if (k + use_n + 2 > cap) return -1;
+    memcpy(out + k, use, use_n);
+    k += use_n;
+    if (!*end) break;
+    out[k++] = ':';
+    p = end;
+  }
+  out[k] = '\0';
+  return any ? (long)k : 0;
+}
 
 bool script_argv(const Resolved& script, const char* path, char* const argv[], char* head,
                  size_t cap, char** out, Resolved* ri, const char* llp);
@@ -299,18 +315,16 @@ VOL_WRAPPER(int, execvp, (const char* file, char* const argv[])) {
   LAST;                                                \
   va_end(ap)
 
-extern "C" VOL_API int vol_w_execl(const char*, const char*, ...) __asm__("execl");
-extern "C" int vol_w_execl(const char* path, const char* arg, ...) {
+using execl_fn = int (*)(const char*, const char*, ...);
+VOL_WRAPPER_T(int, execl, (const char* path, const char* arg, ...), execl_fn) {
   VOL_GATHER_ARGV((void)0);
   return vol_w_execve(path, argv, environ);
 }
-extern "C" VOL_API int vol_w_execlp(const char*, const char*, ...) __asm__("execlp");
-extern "C" int vol_w_execlp(const char* file, const char* arg, ...) {
+VOL_WRAPPER_T(int, execlp, (const char* file, const char* arg, ...), execl_fn) {
   VOL_GATHER_ARGV((void)0);
   return vol_w_execvpe(file, argv, environ);
 }
-extern "C" VOL_API int vol_w_execle(const char*, const char*, ...) __asm__("execle");
-extern "C" int vol_w_execle(const char* path, const char* arg, ...) {
+VOL_WRAPPER_T(int, execle, (const char* path, const char* arg, ...), execl_fn) {
   char* const* envp;
   VOL_GATHER_ARGV(envp = va_arg(ap, char* const*));
   return vol_w_execve(path, argv, envp);
@@ -383,104 +397,3 @@ VOL_WRAPPER(int, posix_spawn_file_actions_addchdir_np,
   return VOL_REAL(posix_spawn_file_actions_addchdir_np)(fa, r.path);
 }
 
-// dlopen: the loader maps the file itself, so it must be complete first.
-VOL_WRAPPER(void*, dlopen, (const char* file, int flags)) {
-  if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlopen)(file, flags);
-  Resolved r;
-  if (!resolve(AT_FDCWD, file, &r)) return nullptr;
-  if (r.mount >= 0) materialize_path(r.dirfd, r.path);
-  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path, getenv("LD_LIBRARY_PATH")) < 0))
-    return nullptr;
-  return VOL_REAL(dlopen)(r.path, flags);
-}
-VOL_WRAPPER(void*, dlmopen, (Lmid_t lm, const char* file, int flags)) {
-  if (!g.active || !file || !strchr(file, '/')) return VOL_REAL(dlmopen)(lm, file, flags);
-  Resolved r;
-  if (!resolve(AT_FDCWD, file, &r)) return nullptr;
-  if (r.mount >= 0) materialize_path(r.dirfd, r.path);
-  if (r.mount >= 0 && (ensure_path(r.path) < 0 || ensure_elf_deps(r.path, getenv("LD_LIBRARY_PATH")) < 0))
-    return nullptr;
-  return VOL_REAL(dlmopen)(lm, r.path, flags);
-}
-
-// ---- io_uring is refused: its reads would bypass the lazy-content guard ---------
-// syscall(): libuv (Node.js) and others make some file system calls through
-// it; those that take a path are translated like their libc wrappers.
-extern "C" VOL_API long vol_w_syscall(long, ...) __asm__("syscall");
-VOL_REAL_DECL_T(syscall, long (*)(long, ...));
-// The shim's own wrappers (defined in wrap_path.cc under these symbol names).
-extern "C" int vol_w_openat(int, const char*, int, ...) __asm__("openat");
-extern "C" int vol_w_statx(int, const char*, int, unsigned, struct statx*) __asm__("statx");
-extern "C" int vol_w_fstatat(int, const char*, struct stat*, int) __asm__("fstatat");
-extern "C" int vol_w_faccessat(int, const char*, int, int) __asm__("faccessat");
-extern "C" ssize_t vol_w_readlinkat(int, const char*, char*, size_t) __asm__("readlinkat");
-extern "C" long vol_w_syscall(long n, ...) {
-  va_list ap;
-  va_start(ap, n);
-  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
-  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
-  va_end(ap);
-  if (g.active) {
-    auto path = [](long a) { return reinterpret_cast<const char*>(a); };
-    switch (n) {
-      case SYS_io_uring_setup:
-        errno = ENOSYS;
-        return -1;
-      case SYS_openat:
-        return vol_w_openat((int)a1, path(a2), (int)a3, (mode_t)a4);
-#ifdef SYS_open
-      case SYS_open:
-        return vol_w_openat(AT_FDCWD, path(a1), (int)a2, (mode_t)a3);
-#endif
-      case SYS_statx:
-        return vol_w_statx((int)a1, path(a2), (int)a3, (unsigned)a4,
-                           reinterpret_cast<struct statx*>(a5));
-      case SYS_newfstatat:
-        return vol_w_fstatat((int)a1, path(a2), reinterpret_cast<struct stat*>(a3), (int)a4);
-#ifdef SYS_stat
-      case SYS_stat:
-        return vol_w_fstatat(AT_FDCWD, path(a1), reinterpret_cast<struct stat*>(a2), 0);
-      case SYS_lstat:
-        return vol_w_fstatat(AT_FDCWD, path(a1), reinterpret_cast<struct stat*>(a2),
-                             AT_SYMLINK_NOFOLLOW);
-#endif
-      case SYS_faccessat:
-#ifdef SYS_faccessat2
-      case SYS_faccessat2:
-#endif
-        return vol_w_faccessat((int)a1, path(a2), (int)a3, n == SYS_faccessat ? 0 : (int)a4);
-      case SYS_readlinkat:
-        return vol_w_readlinkat((int)a1, path(a2), reinterpret_cast<char*>(a3), (size_t)a4);
-      case SYS_copy_file_range:
-        if (fd_needs_check((int)a1) &&
-            ensure_range((int)a1, a2 ? (long)*reinterpret_cast<loff_t*>(a2) : -1, (size_t)a5) < 0)
-          return -1;
-        break;
-    }
-  }
-  return VOL_REAL(syscall)(n, a1, a2, a3, a4, a5, a6);
-}
-// By name: liburing's exported helpers, which make the system call themselves.
-extern "C" VOL_API int io_uring_setup(unsigned, void*);
-extern "C" int io_uring_setup(unsigned entries, void* params) {
-  VOL_REAL_DECL_T(io_uring_setup, int (*)(unsigned, void*));
-  if (g.active) {
-    errno = ENOSYS;
-    return -1;
-  }
-  if (!real_io_uring_setup_ptr &&
-      !(real_io_uring_setup_ptr = reinterpret_cast<int (*)(unsigned, void*)>(
-            dlsym(RTLD_NEXT, "io_uring_setup"))))
-    return (int)sys(SYS_io_uring_setup, entries, params) < 0 ? (errno = ENOSYS, -1) : 0;
-  return real_io_uring_setup_ptr(entries, params);
-}
-#define VOL_GEN_URING_INIT(NAME, PARAMS, ARGS)                               \
-  extern "C" VOL_API int NAME PARAMS;                                        \
-  extern "C" int NAME PARAMS {                                               \
-    if (g.active) return -ENOSYS; /* liburing returns -errno */              \
-    static int (*real) PARAMS;                                               \
-    if (!real) real = reinterpret_cast<int(*) PARAMS>(dlsym(RTLD_NEXT, #NAME)); \
-    return real ? real ARGS : -ENOSYS;                                       \
-  }
-VOL_GEN_URING_INIT(io_uring_queue_init, (unsigned e, void* ring, unsigned f), (e, ring, f))
-VOL_GEN_URING_INIT(io_uring_queue_init_params, (unsigned e, void* ring, void* p), (e, ring, p))

@@ -1,7 +1,7 @@
-// Wrappers for calls on fds: the lazy-content guard on every read of a view
-// file, the fd table's bookkeeping (dup, fcntl, close), calls that read an fd
-// where the shim cannot see it (mmap, sendfile, splice, copy_file_range,
-// FICLONE) and fd-based modifications (EROFS on read-only mounts).
+// Calls on fds. The lazy-content guard on every read of a view file, the fd
+// table's bookkeeping (dup, fcntl, close), calls that read an fd where the
+// shim cannot see it (mmap, sendfile, splice, copy_file_range, FICLONE) and
+// fd-based modifications (EROFS on read-only mounts).
 //
 // Invariant: an fd that is not an incomplete view file costs one load of its
 // fd-table entry; nothing else happens before the real call.
@@ -13,7 +13,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
@@ -107,9 +110,7 @@ VOL_WRAPPER(ssize_t, copy_file_range,
 }
 
 // ioctl: FICLONE/FICLONERANGE share the source's blocks, holes included.
-extern "C" VOL_API int vol_w_ioctl(int, unsigned long, ...) __asm__("ioctl");
-VOL_REAL_DECL_T(ioctl, int (*)(int, unsigned long, ...));
-extern "C" int vol_w_ioctl(int fd, unsigned long req, ...) {
+VOL_WRAPPER_T(int, ioctl, (int fd, unsigned long req, ...), int (*)(int, unsigned long, ...)) {
   va_list ap;
   va_start(ap, req);
   void* arg = va_arg(ap, void*);
@@ -146,14 +147,10 @@ extern "C" int vol_w_ioctl(int fd, unsigned long req, ...) {
   }
 VOL_GEN_LSEEK(lseek, off_t)
 VOL_GEN_LSEEK(lseek64, off64_t)
-// fstat of a view file: dense blocks while incomplete, ctime = mtime (shim.h).
+// fstat of a view file: stat_fixups (shim.h).
 template <typename St>
 static void fstat_fixups(int fd, St* b) {
-  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1) return;
-  content_fixups_st(b);
-  if (!S_ISREG(b->st_mode)) return;
-  if (g_fds[fd].slot1) dense_blocks(b->st_dev, b->st_ino, b->st_size, &b->st_blocks);
-  b->st_ctim = b->st_mtim;
+  if ((unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1) stat_fixups(b);
 }
 #define VOL_GEN_FSTAT(NAME, ST)                          \
   VOL_WRAPPER(int, NAME, (int fd, ST* b)) {              \
@@ -181,34 +178,30 @@ VOL_WRAPPER(int, dup, (int fd)) {
   if (nfd >= 0) fd_copy(fd, nfd);
   return nfd;
 }
-VOL_WRAPPER(int, dup2, (int fd, int nfd)) {
-  if (g.active) {
-    shim_fd_lost(nfd);
-    if (int err = lifeline_move_from(nfd)) {
-      errno = err;
-      return -1;
-    }
+// dup2/dup3 onto the lifeline's number: the lifeline moves out of the way first.
+static int make_room(int nfd) {
+  if (!g.active) return 0;
+  shim_fd_lost(nfd);
+  if (int err = lifeline_move_from(nfd)) {
+    errno = err;
+    return -1;
   }
+  return 0;
+}
+VOL_WRAPPER(int, dup2, (int fd, int nfd)) {
+  if (make_room(nfd) < 0) return -1;
   int ret = VOL_REAL(dup2)(fd, nfd);
   if (ret >= 0 && fd != nfd) fd_copy(fd, nfd);
   return ret;
 }
 VOL_WRAPPER(int, dup3, (int fd, int nfd, int flags)) {
-  if (g.active) {
-    shim_fd_lost(nfd);
-    if (int err = lifeline_move_from(nfd)) {
-      errno = err;
-      return -1;
-    }
-  }
+  if (make_room(nfd) < 0) return -1;
   int ret = VOL_REAL(dup3)(fd, nfd, flags);
   if (ret >= 0) fd_copy(fd, nfd);
   return ret;
 }
 #define VOL_GEN_FCNTL(NAME)                                                    \
-  extern "C" VOL_API int vol_w_##NAME(int, int, ...) __asm__(#NAME);           \
-  VOL_REAL_DECL_T(NAME, int (*)(int, int, ...));                               \
-  extern "C" int vol_w_##NAME(int fd, int cmd, ...) {                          \
+  VOL_WRAPPER_T(int, NAME, (int fd, int cmd, ...), int (*)(int, int, ...)) {   \
     va_list ap;                                                                \
     va_start(ap, cmd);                                                         \
     void* arg = va_arg(ap, void*);                                             \
@@ -220,48 +213,62 @@ VOL_WRAPPER(int, dup3, (int fd, int nfd, int flags)) {
 VOL_GEN_FCNTL(fcntl)
 VOL_GEN_FCNTL(fcntl64)
 
-// Reports the file behind a view fd to the fetcher (by its /proc/self/fd target).
-static void notify_fd(int fd, uint32_t kind) {
+// Reports the file behind a view fd to the fetcher (by its /proc/self/fd
+// target). Returns 0, or -1 with errno EIO when the fetcher cannot be told.
+static int notify_fd(int fd, uint32_t kind) {
   char link[32], real[kPathMax], mp[kPathMax];
-  int n = 0;
-  char num[12];
-  for (int v = fd; n == 0 || v; v /= 10) num[n++] = (char)('0' + v % 10);
-  memcpy(link, "/proc/self/fd/", 14);
-  for (int i = 0; i < n; i++) link[14 + i] = num[n - 1 - i];
-  link[14 + n] = '\0';
+  proc_fd_path(link, fd);
   long len = sys(SYS_readlinkat, AT_FDCWD, link, real, sizeof real - 1);
-  if (len <= 0) return;
+  if (len <= 0) return 0;
   real[len] = '\0';
+  // An unlinked file (or an O_TMPFILE never linked) has no path to publish.
+  if (len > 10 && !strcmp(real + len - 10, " (deleted)")) return 0;
   int saved = errno;
-  if (untranslate(g.mounts, real, mp, sizeof mp) > 0) notify_changed(mp, kind);
-  errno = saved;
+  int err = untranslate(g.mounts, real, mp, sizeof mp) > 0 ? notify_changed(mp, kind) : 0;
+  errno = err ? err : saved;
+  return err ? -1 : 0;
+}
+
+// The same for a view path.
+static int notify_real_path(const char* real, uint32_t kind) {
+  char mp[kPathMax];
+  int saved = errno;
+  int err = untranslate(g.mounts, real, mp, sizeof mp) > 0 ? notify_changed(mp, kind) : 0;
+  errno = err ? err : saved;
+  return err ? -1 : 0;
 }
 
 // A write fd's file is reported again when it is closed (its content is final).
-static void closing(int fd) {
-  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1) return;
-  if ((g_fds[fd].flags & kFdWrite) && own_process()) notify_fd(fd, VOL_CHANGED_PATH);
+static int closing(int fd) {
+  if ((unsigned)fd >= (unsigned)kMaxFds) return 0;
+  int ret = 0;
+  if (g_fds[fd].mount1 && (g_fds[fd].flags & kFdWrite) && own_process())
+    ret = notify_fd(fd, VOL_CHANGED_PATH);
   fd_forget(fd);
+  return ret;
 }
 
 VOL_WRAPPER(int, close, (int fd)) {
-  if (g.active) {
-    if (is_shim_fd(fd) || (fd == g.lifeline && fd >= 0)) return 0;  // the shim's own fds stay open
-    closing(fd);
+  if (!g.active) return VOL_REAL(close)(fd);
+  if (is_shim_fd(fd) || (fd >= 0 && fd == g.lifeline)) return 0;  // the shim's own fds stay open
+  int told = closing(fd);
+  int ret = VOL_REAL(close)(fd);
+  if (ret == 0 && told < 0) {
+    errno = EIO;  // closed, but the fetcher did not hear of the new content
+    return -1;
   }
-  return VOL_REAL(close)(fd);
+  return ret;
 }
 
-// close_range and closefrom close everything but the shim's socket.
-VOL_REAL_DECL_T(close_range, int (*)(unsigned, unsigned, int));
-extern "C" VOL_API int vol_w_close_range(unsigned, unsigned, int) __asm__("close_range");
-extern "C" int vol_w_close_range(unsigned lo, unsigned hi, int flags) {
+// close_range and closefrom close everything but the shim's sockets and the lifeline.
+VOL_WRAPPER_T(int, close_range, (unsigned lo, unsigned hi, int flags),
+              int (*)(unsigned, unsigned, int)) {
   auto real = VOL_REAL(close_range);
   if (!g.active) return real(lo, hi, flags);
   if (!(flags & CLOSE_RANGE_CLOEXEC)) {
     int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
     for (unsigned fd = lo; fd <= hi && (int)fd <= max && fd < (unsigned)kMaxFds; fd++)
-      if (g_fds[fd].mount1) closing((int)fd);
+      if (g_fds[fd].mount1 || g_fds[fd].anc1) closing((int)fd);
   }
   // Close around the shim's fds: [lo, s1-1], [s1+1, s2-1], … [sn+1, hi].
   int fds[kConns + 1];
@@ -297,42 +304,49 @@ static bool fd_may_write(int fd) {
   errno = EROFS;
   return false;
 }
+static int fd_xattr_ok(int fd, const char* name) {
+  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1 || (name && !strncmp(name, "user.", 5)))
+    return 0;
+  errno = ENOTSUP;  // vol publishes user.* extended attributes only
+  return -1;
+}
 #define VOL_FD_WRITES(X)                                                              \
-  X(int, ftruncate, (int fd, off_t l), (fd, l))                                        \
-  X(int, ftruncate64, (int fd, off64_t l), (fd, l))                                    \
-  X(int, fchmod, (int fd, mode_t m), (fd, m))                                          \
-  X(int, fchown, (int fd, uid_t u, gid_t g), (fd, u, g))                               \
-  X(int, futimens, (int fd, const struct timespec* t), (fd, t))                        \
-  X(int, futimes, (int fd, const struct timeval* t), (fd, t))                          \
-  X(int, fallocate, (int fd, int m, off_t o, off_t l), (fd, m, o, l))                  \
-  X(int, fallocate64, (int fd, int m, off64_t o, off64_t l), (fd, m, o, l))            \
-  X(int, posix_fallocate, (int fd, off_t o, off_t l), (fd, o, l))                      \
-  X(int, posix_fallocate64, (int fd, off64_t o, off64_t l), (fd, o, l))                \
-  X(int, fsetxattr, (int fd, const char* n, const void* v, size_t s, int f), (fd, n, v, s, f)) \
-  X(int, fremovexattr, (int fd, const char* n), (fd, n))
-// A shared content file is never changed through an fd (a read fd can
-// chmod, chown, set times and xattrs): it gets a private copy, and the
-// change is made to that, by path.
-#define VOL_GEN_FD_WRITE(RET, NAME, PARAMS, ARGS)                         \
+  X(int, ftruncate, (int fd, off_t l), (fd, l), 0)                                     \
+  X(int, ftruncate64, (int fd, off64_t l), (fd, l), 0)                                 \
+  X(int, fchmod, (int fd, mode_t m), (fd, m), 0)                                       \
+  X(int, fchown, (int fd, uid_t u, gid_t g), (fd, u, g), 0)                            \
+  X(int, futimens, (int fd, const struct timespec* t), (fd, t), 0)                     \
+  X(int, futimes, (int fd, const struct timeval* t), (fd, t), 0)                       \
+  X(int, fallocate, (int fd, int m, off_t o, off_t l), (fd, m, o, l), 0)               \
+  X(int, fallocate64, (int fd, int m, off64_t o, off64_t l), (fd, m, o, l), 0)         \
+  X(int, posix_fallocate, (int fd, off_t o, off_t l), (fd, o, l), 0)                   \
+  X(int, posix_fallocate64, (int fd, off64_t o, off64_t l), (fd, o, l), 0)             \
+  X(int, fsetxattr, (int fd, const char* n, const void* v, size_t s, int f), (fd, n, v, s, f), \
+    fd_xattr_ok(fd, n))                                                                \
+  X(int, fremovexattr, (int fd, const char* n), (fd, n), fd_xattr_ok(fd, n))
+// A shared content file is never changed through an fd (a read fd can chmod,
+// chown, set times and xattrs): it gets a private copy, and the change is made
+// to that, through an fd of its own.
+#define VOL_GEN_FD_WRITE(RET, NAME, PARAMS, ARGS, PRE)                    \
   VOL_WRAPPER(RET, NAME, PARAMS) {                                        \
-    if (!fd_may_write(fd)) return -1;                                     \
+    if (!fd_may_write(fd) || (PRE) < 0) return -1;                        \
     if ((unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1 && !(g_fds[fd].flags & kFdWrite)) { \
       char priv[kPathMax];                                                \
       int p = make_private_fd(fd, priv, sizeof priv);                     \
       if (p < 0) return -1;                                               \
       if (p > 0) {                                                        \
-        int pfd = (int)sys(SYS_openat, AT_FDCWD, priv, O_RDONLY | O_NOFOLLOW | O_CLOEXEC); \
+        int orig = fd;                                                    \
+        long pfd = sys(SYS_openat, AT_FDCWD, priv, O_RDONLY | O_NOFOLLOW | O_CLOEXEC); \
         if (pfd < 0) {                                                    \
-          errno = -pfd;                                                   \
+          errno = (int)-pfd;                                              \
           return -1;                                                      \
         }                                                                 \
-        int saved_fd = fd;                                                \
-        fd = pfd;                                                         \
+        fd = (int)pfd;                                                    \
         RET r2 = VOL_REAL(NAME) ARGS;                                     \
         int err = errno;                                                  \
         sys(SYS_close, pfd);                                              \
-        fd = saved_fd;                                                    \
-        if (r2 == 0) notify_fd(fd, VOL_CHANGED_PATH);                     \
+        fd = orig;                                                        \
+        if (r2 == 0 && notify_real_path(priv, VOL_CHANGED_PATH) < 0) return -1; \
         errno = err;                                                      \
         return r2;                                                        \
       }                                                                   \
@@ -340,11 +354,30 @@ static bool fd_may_write(int fd) {
     RET ret = VOL_REAL(NAME) ARGS;                                        \
     /* A write fd's file is reported when it is closed; others now. */    \
     if (ret == 0 && (unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1 && \
-        !(g_fds[fd].flags & kFdWrite))                                    \
-      notify_fd(fd, VOL_CHANGED_PATH);                                    \
+        !(g_fds[fd].flags & kFdWrite) && notify_fd(fd, VOL_CHANGED_PATH) < 0) \
+      return -1;                                                          \
     return ret;                                                           \
   }
 VOL_FD_WRITES(VOL_GEN_FD_WRITE)
+
+// fstatfs/fstatvfs of a view fd: a read-only mount says so (ST_RDONLY).
+static bool fd_read_only(int fd) {
+  if ((unsigned)fd >= (unsigned)kMaxFds || !g_fds[fd].mount1) return false;
+  int m = g_fds[fd].mount1 - 1;
+  return !(g.writes && g.mounts.m[m].rw);
+}
+#define VOL_FD_STATFS(X)                       \
+  X(fstatfs, struct statfs, f_flags)           \
+  X(fstatfs64, struct statfs64, f_flags)       \
+  X(fstatvfs, struct statvfs, f_flag)          \
+  X(fstatvfs64, struct statvfs64, f_flag)
+#define VOL_GEN_FD_STATFS(NAME, ST, FLAGS)                            \
+  VOL_WRAPPER(int, NAME, (int fd, ST* b)) {                           \
+    int ret = VOL_REAL(NAME)(fd, b);                                  \
+    if (ret == 0 && fd_read_only(fd)) b->FLAGS |= ST_RDONLY;          \
+    return ret;                                                       \
+  }
+VOL_FD_STATFS(VOL_GEN_FD_STATFS)
 
 // ---- sync and syncfs commit the session's writes (the write path) -------------------
 VOL_WRAPPER(void, sync, (void)) {

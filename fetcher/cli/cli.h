@@ -51,6 +51,7 @@ void AddPutCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddGetCommand(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddRunCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
+void AddMaintenanceCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g);
 
 // A path in a volume's newest snapshot. The root's entry carries the
 // snapshot's root tree id and the commit's time as its mtime.

@@ -16,7 +16,9 @@
 #include "absl/time/clock.h"
 #include "fetcher/cli/cli.h"
 #include "fetcher/transfer/upload.h"
+#include "fetcher/volume/place_entry.h"
 #include "fetcher/volume/volume_writer.h"
+#include "fetcher/volume/write_lock.h"
 
 namespace vol {
 namespace {
@@ -25,29 +27,6 @@ std::string BaseName(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-absl::Status CheckPlace(TreeEditor& tree, const LocalItem& item, bool force) {
-  absl::StatusOr<std::optional<Entry>> existing = tree.Lookup(item.dest);
-  if (!existing.ok()) return existing.status();
-  if (!existing->has_value()) return absl::OkStatus();
-  const Entry& e = **existing;
-  std::string where = item.dest.ToString();
-  if (item.type == EntryType::kDir) {
-    if (e.is_dir()) return absl::OkStatus();
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot put directory ", item.local, " at ", where, ": a ", EntryTypeName(e.type),
-                     " is there"));
-  }
-  if (e.is_dir()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot put ", item.local == "-" ? "standard input" : item.local, " at ", where,
-        ": a directory is there (a file never replaces a directory)"));
-  }
-  if (!force) {
-    return absl::AlreadyExistsError(absl::StrCat(where, " already exists in the volume (use --force to overwrite)"));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<int> Put(const GlobalOptions& g, const std::string& name,
@@ -84,6 +63,10 @@ absl::StatusOr<int> Put(const GlobalOptions& g, const std::string& name,
     }
   }
 
+  // Held from the first upload until the commit lands: vol gc keeps what it uploads.
+  absl::StatusOr<std::unique_ptr<WriteLock>> lock =
+      WriteLock::Acquire(*v->store, absl::StrCat("vol put ", name));
+  if (!lock.ok()) return lock.status();
   uint64_t total = 0;
   for (const LocalItem& item : items) total += item.type == EntryType::kFile ? item.size : 0;
   UploadStats stats;
@@ -94,20 +77,17 @@ absl::StatusOr<int> Put(const GlobalOptions& g, const std::string& name,
     entries = UploadItems(*v->store, items, stats, &progress);
   }
   if (!entries.ok()) return entries.status();
+  if (absl::Status s = (*lock)->Check(); !s.ok()) return s;
 
   absl::StatusOr<MutationResult> r = CommitMutation(
       *v->store, v->info, absl::StrCat("put ", remote_path->ToString()),
       [&](TreeEditor& tree, ChangeStats& change) -> absl::Status {
+        PlaceOptions place;
+        place.force = force;
         for (size_t i = 0; i < items.size(); ++i) {
-          const LocalItem& item = items[i];
-          if (absl::Status s = CheckPlace(tree, item, force); !s.ok()) return s;
-          if (item.type == EntryType::kDir) {
-            if (absl::Status s = tree.PutDir(item.dest, item.mode, item.mtime_ns); !s.ok()) return s;
-            continue;
-          }
-          ++change.files;
-          change.bytes += (*entries)[i].size;
-          if (absl::Status s = tree.Put(item.dest, (*entries)[i]); !s.ok()) return s;
+          const std::string& what = items[i].local == "-" ? "standard input" : items[i].local;
+          absl::Status s = PlaceEntry(tree, items[i].dest, (*entries)[i], what, place, change);
+          if (!s.ok()) return s;
         }
         return absl::OkStatus();
       });

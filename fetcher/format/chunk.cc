@@ -2,6 +2,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/content_object.h"
 #include "fetcher/format/keys.h"
 #include "fetcher/format/object_codec.h"
 
@@ -11,12 +12,11 @@ absl::StatusOr<StoredChunk> StoreChunk(ObjectStore& store, absl::string_view raw
   StoredChunk out;
   out.ref.id = ObjectId::Of(raw);
   out.ref.size = raw.size();
-  std::string key = ChunkKey(out.ref.id);
-  if (store.Head(key).ok()) return out;
-  EncodedObject obj = EncodeObject(ObjectKind::kChunk, raw);
-  absl::Status s = store.Put(key, obj.bytes);
-  if (!s.ok()) return s;
-  out.uploaded = obj.bytes.size();
+  absl::StatusOr<ContentOutcome> stored =
+      StoreContentObject(store, ChunkKey(out.ref.id), EncodeObject(ObjectKind::kChunk, raw));
+  if (!stored.ok()) return stored.status();
+  out.uploaded = stored->uploaded;
+  out.repaired = stored->repaired;
   return out;
 }
 

@@ -22,9 +22,11 @@ inline constexpr uint64_t kChunkSize = 4 << 20;
 struct StoredChunk {
   ChunkRef ref;
   uint64_t uploaded = 0;  // bytes sent to the store: 0 when it already had the chunk
+  bool repaired = false;  // the stored chunk was damaged and has been replaced
 };
 
-// Stores `raw` as a chunk unless the store already holds it (dedup).
+// Stores `raw` as a chunk unless the store already holds it intact (dedup;
+// see StoreContentObject for what "intact" costs and how old chunks are kept).
 absl::StatusOr<StoredChunk> StoreChunk(ObjectStore& store, absl::string_view raw);
 
 // Reads, decompresses and verifies a chunk.

@@ -39,6 +39,21 @@ inline std::string VolumeNameKey(absl::string_view env, absl::string_view name) 
   return absl::StrCat(VolumeNamePrefix(env), name);
 }
 
+// The prefixes `vol gc` walks (docs/FORMAT.md, "Garbage collection").
+inline const std::string kChunksPrefix = "chunks/";
+inline const std::string kTreesPrefix = "trees/";
+inline const std::string kEnvsPrefix = "envs/";
+inline const std::string kVolumesPrefix = "volumes/";
+// A file store's objects being written (FileStore); nothing else writes there.
+inline const std::string kTempPrefix = "tmp/";
+// Writers' locks: locks/CREATED-RANDOM, CREATED the creation time in
+// nanoseconds since the epoch, 20 digits, so that the collector knows it
+// from the listing alone.
+inline const std::string kLocksPrefix = "locks/";
+inline std::string LockKey(int64_t created_ns, absl::string_view random) {
+  return absl::StrCat(kLocksPrefix, absl::StrFormat("%020d", created_ns), "-", random);
+}
+
 }  // namespace vol
 
 #endif  // VOL_FETCHER_FORMAT_KEYS_H_

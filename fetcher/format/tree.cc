@@ -6,6 +6,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/content_object.h"
 #include "fetcher/format/keys.h"
 #include "fetcher/format/object_codec.h"
 
@@ -128,10 +129,8 @@ absl::StatusOr<Tree> DecodeTree(absl::string_view raw, absl::string_view name) {
 
 absl::StatusOr<ObjectId> WriteTree(ObjectStore& store, const Tree& tree) {
   EncodedObject obj = EncodeObject(ObjectKind::kTree, EncodeTree(tree));
-  std::string key = TreeKey(obj.id);
-  if (store.Head(key).ok()) return obj.id;
-  absl::Status s = store.Put(key, obj.bytes);
-  if (!s.ok()) return s;
+  absl::StatusOr<ContentOutcome> stored = StoreContentObject(store, TreeKey(obj.id), obj);
+  if (!stored.ok()) return stored.status();
   return obj.id;
 }
 

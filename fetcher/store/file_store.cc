@@ -24,6 +24,10 @@ namespace {
 // the store interface uses the standard one.
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 class FileStore : public ObjectStore {
  public:
   explicit FileStore(std::string root) : root_(std::move(root)) {}
@@ -109,7 +113,32 @@ class FileStore : public ObjectStore {
 
     struct stat st;
     if (stat(PathOf(key).c_str(), &st) != 0) return Error("stat", key, errno);
-    return ObjectInfo{static_cast<uint64_t>(st.st_size)};
+    return ObjectInfo{static_cast<uint64_t>(st.st_size), MtimeNs(st), ""};
+  }
+
+  absl::StatusOr<std::vector<ListedObject>> ListObjects(std::string_view prefix) override {
+    absl::StatusOr<std::vector<std::string>> keys = List(prefix, {});
+    if (!keys.ok()) return keys.status();
+    std::vector<ListedObject> out;
+    out.reserve(keys->size());
+    for (std::string& key : *keys) {
+      struct stat st;
+      if (stat(PathOf(key).c_str(), &st) != 0) {
+        if (errno == ENOENT) continue;  // deleted while listing
+        return Error("stat", key, errno);
+      }
+      out.push_back({std::move(key), static_cast<uint64_t>(st.st_size), MtimeNs(st)});
+    }
+    return out;
+  }
+
+  absl::Status Touch(std::string_view key_in) override {
+    absl::string_view key = Sv(key_in);
+    if (utimensat(AT_FDCWD, PathOf(key).c_str(), nullptr, 0) == 0) return absl::OkStatus();
+    // Another user's object in a shared store: only its owner may set its
+    // times, but any writer of the store may replace it with the same bytes.
+    if (errno == EPERM || errno == EACCES) return ObjectStore::Touch(key_in);
+    return Error("touch", key, errno);
   }
 
   absl::StatusOr<std::vector<std::string>> List(std::string_view prefix_in,

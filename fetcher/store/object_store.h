@@ -31,6 +31,18 @@ namespace vol {
 
 struct ObjectInfo {
   uint64_t size = 0;
+  // When the object was last written or touched, by the store's clock
+  // (nanoseconds since the epoch); 0 when the store does not say.
+  int64_t mtime_ns = 0;
+  // XXH3-128 (32 hex digits) of the stored bytes, when the store keeps one
+  // with the object (s3: x-amz-meta-vol-xxh3); "" otherwise.
+  std::string checksum;
+};
+
+struct ListedObject {
+  std::string key;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;  // as ObjectInfo::mtime_ns
 };
 
 class ObjectStore {
@@ -56,6 +68,13 @@ class ObjectStore {
   // Keys that start with `prefix` and sort after `start_after` (all when empty).
   virtual absl::StatusOr<std::vector<std::string>> List(std::string_view prefix,
                                                         std::string_view start_after = {}) = 0;
+  // Like List, with each object's size and last-modified time (vol gc).
+  // The default asks Head for each key; stores override it with one listing.
+  virtual absl::StatusOr<std::vector<ListedObject>> ListObjects(std::string_view prefix);
+  // Sets the object's last-modified time to now without changing its bytes
+  // (a writer that reuses an old object, docs/FORMAT.md "Garbage
+  // collection"). NotFound when absent. The default reads and rewrites it.
+  virtual absl::Status Touch(std::string_view key);
   // Succeeds when the key is already absent.
   virtual absl::Status Delete(std::string_view key) = 0;
   // The store's URL, for messages ("file:///…", "s3://bucket/prefix").

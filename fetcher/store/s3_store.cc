@@ -56,6 +56,14 @@ std::string Xxh3Hex(std::string_view data) {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(c.digest), sizeof(c.digest)));
 }
 
+// An HTTP date ("Wed, 12 Oct 2009 17:50:00 GMT") in nanoseconds; 0 if malformed.
+int64_t HttpDateNs(const std::string& text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", text, absl::UTCTimeZone(), &t, &err)) return 0;
+  return absl::ToUnixNanos(t);
+}
+
 // A whole-object body must hash to the checksum stored with it, if any.
 absl::Status ChecksumOk(const HttpResponse& r) {
   auto want = r.Header(kChecksumHeader);
@@ -194,13 +202,66 @@ class S3Store final : public ObjectStore {
     if (resp->status != 200) return HttpError(call, *resp);
     auto len = resp->Header("content-length");
     if (!len) return absl::DataLossError(Url() + ": HEAD " + std::string(key) + ": no Content-Length");
-    return ObjectInfo{std::strtoull(len->c_str(), nullptr, 10)};
+    ObjectInfo info;
+    info.size = std::strtoull(len->c_str(), nullptr, 10);
+    info.mtime_ns = HttpDateNs(resp->Header("last-modified").value_or(""));
+    info.checksum = resp->Header(kChecksumHeader).value_or("");
+    return info;
   }
 
   absl::StatusOr<std::vector<std::string>> List(std::string_view prefix,
                                                 std::string_view start_after) override {
-    std::string base = location_.prefix.empty() ? "" : location_.prefix + "/";
+    absl::StatusOr<std::vector<ListedObject>> objects = ListAll(prefix, start_after);
+    if (!objects.ok()) return objects.status();
     std::vector<std::string> keys;
+    keys.reserve(objects->size());
+    for (ListedObject& o : *objects) keys.push_back(std::move(o.key));
+    return keys;
+  }
+
+  absl::StatusOr<std::vector<ListedObject>> ListObjects(std::string_view prefix) override {
+    return ListAll(prefix, {});
+  }
+
+  // A copy onto itself with new (the same) metadata: S3 gives the object a
+  // new Last-Modified without the bytes leaving the server.
+  absl::Status Touch(std::string_view key) override {
+    absl::StatusOr<ObjectInfo> info = Head(key);
+    if (!info.ok()) return info.status();
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"x-amz-copy-source", "/" + location_.bucket + "/" + UriEncode(FullKey(key), true)},
+        {"x-amz-metadata-directive", "REPLACE"}};
+    if (!info->checksum.empty()) headers.emplace_back(kChecksumHeader, info->checksum);
+    Call call{"PUT", FullKey(key), {}, std::move(headers), {}, "COPY (touch) " + std::string(key)};
+    // A copy can fail after its 200 has started: the error is then in the body.
+    BodyCheck check = [](const HttpResponse& r) -> absl::Status {
+      if (r.body.find("<Error>") != std::string::npos) {
+        return absl::UnavailableError("copy failed: " + XmlFirst(r.body, "Code"));
+      }
+      return absl::OkStatus();
+    };
+    auto resp = Execute(call, check, nullptr);
+    if (!resp.ok()) return resp.status();
+    if (resp->status / 100 != 2) return HttpError(call, *resp);
+    return absl::OkStatus();
+  }
+
+  absl::Status Delete(std::string_view key) override {
+    Call call{"DELETE", FullKey(key), {}, {}, {}, "DELETE " + std::string(key)};
+    auto resp = Execute(call, nullptr, nullptr);
+    if (!resp.ok()) return resp.status();
+    if (resp->status / 100 == 2) return absl::OkStatus();
+    if (resp->status == 404 && XmlFirst(resp->body, "Code") != "NoSuchBucket") {
+      return absl::OkStatus();
+    }
+    return HttpError(call, *resp);
+  }
+
+ private:
+  absl::StatusOr<std::vector<ListedObject>> ListAll(std::string_view prefix,
+                                                    std::string_view start_after) {
+    std::string base = location_.prefix.empty() ? "" : location_.prefix + "/";
+    std::vector<ListedObject> keys;
     std::string token;
     do {
       Call call{"GET", "", {{"list-type", "2"}, {"prefix", base + std::string(prefix)}}, {}, {},
@@ -219,27 +280,16 @@ class S3Store final : public ObjectStore {
       auto resp = Execute(call, check, nullptr);
       if (!resp.ok()) return resp.status();
       if (resp->status != 200) return HttpError(call, *resp);
-      for (std::string& k : page->keys) {
-        if (k.compare(0, base.size(), base) != 0) continue;
-        keys.push_back(k.substr(base.size()));
+      for (ListedObject& o : page->objects) {
+        if (o.key.compare(0, base.size(), base) != 0) continue;
+        o.key = o.key.substr(base.size());
+        keys.push_back(std::move(o));
       }
       token = page->truncated ? page->next_continuation_token : "";
     } while (!token.empty());
     return keys;
   }
 
-  absl::Status Delete(std::string_view key) override {
-    Call call{"DELETE", FullKey(key), {}, {}, {}, "DELETE " + std::string(key)};
-    auto resp = Execute(call, nullptr, nullptr);
-    if (!resp.ok()) return resp.status();
-    if (resp->status / 100 == 2) return absl::OkStatus();
-    if (resp->status == 404 && XmlFirst(resp->body, "Code") != "NoSuchBucket") {
-      return absl::OkStatus();
-    }
-    return HttpError(call, *resp);
-  }
-
- private:
   absl::Status CheckBucket() {
     Call call{"GET", "", {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", location_.prefix}},
               {}, {}, "LIST (bucket check)"};

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace vol {
 namespace {
@@ -91,13 +92,25 @@ std::string XmlFirst(std::string_view xml, std::string_view tag) {
   return result;
 }
 
+int64_t ParseIsoTimeNs(std::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &t, &err)) return 0;
+  return absl::ToUnixNanos(t);
+}
+
 absl::StatusOr<S3ListPage> ParseListObjectsV2(std::string_view xml) {
   if (xml.find("<ListBucketResult") == std::string_view::npos) {
     return absl::DataLossError("the LIST response is not a ListBucketResult document");
   }
   S3ListPage page;
   ForEach(xml, "Contents", [&](std::string_view contents) {
-    ForEach(contents, "Key", [&](std::string_view key) { page.keys.push_back(XmlUnescape(key)); });
+    ListedObject object;
+    object.key = XmlFirst(contents, "Key");
+    object.size = std::strtoull(XmlFirst(contents, "Size").c_str(), nullptr, 10);
+    object.mtime_ns = ParseIsoTimeNs(XmlFirst(contents, "LastModified"));
+    page.keys.push_back(object.key);
+    page.objects.push_back(std::move(object));
   });
   page.truncated = XmlFirst(xml, "IsTruncated") == "true";
   page.next_continuation_token = XmlFirst(xml, "NextContinuationToken");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fetcher/store/object_store.h"
 
 namespace vol {
 
@@ -20,9 +21,13 @@ std::string XmlFirst(std::string_view xml, std::string_view tag);
 
 struct S3ListPage {
   std::vector<std::string> keys;
+  std::vector<ListedObject> objects;  // keys[i] with its Size and LastModified
   bool truncated = false;
   std::string next_continuation_token;
 };
+// "2009-10-12T17:50:30.000Z" as nanoseconds since the epoch; 0 if malformed.
+int64_t ParseIsoTimeNs(std::string_view text);
+
 // A ListObjectsV2 result. Fails (DataLoss) on a body that is not one, or a
 // truncated page without a continuation token.
 absl::StatusOr<S3ListPage> ParseListObjectsV2(std::string_view xml);

@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include <deque>
 #include "fetcher/format/chunk.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
@@ -119,11 +118,13 @@ absl::StatusOr<std::vector<Entry>> UploadItems(ObjectStore& store,
   std::atomic<uint64_t> uploaded{0}, bytes{0};
   ThreadPool pool(ThreadPool::DefaultWorkers());
 
+  std::atomic<uint64_t> repaired{0};
   auto store_chunk = [&](ChunkRef* ref, std::string data) {
     absl::StatusOr<StoredChunk> c = StoreChunk(store, data);
     if (!c.ok()) return errors.Add(c.status());
     *ref = c->ref;
     uploaded.fetch_add(c->uploaded, std::memory_order_relaxed);
+    repaired.fetch_add(c->repaired ? 1 : 0, std::memory_order_relaxed);
     bytes.fetch_add(data.size(), std::memory_order_relaxed);
     if (progress) progress->Add(data.size());
   };
@@ -142,32 +143,21 @@ absl::StatusOr<std::vector<Entry>> UploadItems(ObjectStore& store,
     ++stats.files;
 
     if (item.local == "-") {
-      // Standard input: read it here, a chunk at a time, and let the pool
-      // store chunks while the next is read. Waiting for the pool every few
-      // chunks bounds the memory held.
+      // Standard input: read it here, a chunk at a time, while chunks read
+      // before are stored.
       e.mtime_ns = absl::ToUnixNanos(absl::Now());
-      std::deque<ChunkRef> refs;  // stable addresses while tasks fill them in
+      ChunkedUpload upload(store, progress);
+      std::string data(kChunkSize, '\0');
       for (;;) {
-        std::string data(kChunkSize, '\0');
-        size_t got = 0;
-        while (got < data.size()) {
-          ssize_t r = read(STDIN_FILENO, data.data() + got, data.size() - got);
-          if (r < 0 && errno == EINTR) continue;
-          if (r < 0) return ErrnoError("cannot read standard input", errno);
-          if (r == 0) break;
-          got += static_cast<size_t>(r);
+        ssize_t r = read(STDIN_FILENO, data.data(), data.size());
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return ErrnoError("cannot read standard input", errno);
+        if (r == 0) break;
+        if (absl::Status s = upload.Write(absl::string_view(data.data(), static_cast<size_t>(r))); !s.ok()) {
+          return s;
         }
-        if (got == 0) break;
-        data.resize(got);
-        e.size += got;
-        pool.Submit([&, ref = &refs.emplace_back(), d = std::move(data)]() mutable {
-          store_chunk(ref, std::move(d));
-        });
-        if (refs.size() % 8 == 0) pool.Wait();
-        if (got < kChunkSize) break;
       }
-      pool.Wait();
-      e.chunks.assign(refs.begin(), refs.end());
+      if (absl::Status s = upload.Finish(e, stats); !s.ok()) return s;
       continue;
     }
 
@@ -196,7 +186,62 @@ absl::StatusOr<std::vector<Entry>> UploadItems(ObjectStore& store,
   if (absl::Status s = errors.status(); !s.ok()) return s;
   stats.bytes += bytes.load();
   stats.uploaded += uploaded.load();
+  stats.repaired += repaired.load();
   return entries;
+}
+
+ChunkedUpload::ChunkedUpload(ObjectStore& store, Progress* progress)
+    : store_(store), progress_(progress),
+      pool_(std::make_unique<ThreadPool>(static_cast<int>(kMaxChunksInFlight / 2))) {
+  buffer_.reserve(kChunkSize);
+}
+
+ChunkedUpload::~ChunkedUpload() { pool_->Wait(); }
+
+void ChunkedUpload::Flush() {
+  if (refs_.size() % kMaxChunksInFlight == 0) pool_->Wait();  // bounds the memory held
+  pool_->Submit([this, ref = &refs_.emplace_back(), data = std::move(buffer_)] {
+    absl::StatusOr<StoredChunk> c = StoreChunk(store_, data);
+    absl::MutexLock lock(&mu_);
+    if (!c.ok()) {
+      if (error_.ok()) error_ = c.status();
+      return;
+    }
+    *ref = c->ref;
+    uploaded_ += c->uploaded;
+    repaired_ += c->repaired ? 1 : 0;
+    if (progress_) progress_->Add(data.size());
+  });
+  buffer_ = std::string();
+  buffer_.reserve(kChunkSize);
+}
+
+absl::Status ChunkedUpload::Write(absl::string_view data) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!error_.ok()) return error_;
+  }
+  size_ += data.size();
+  while (!data.empty()) {
+    size_t take = std::min(data.size(), static_cast<size_t>(kChunkSize) - buffer_.size());
+    buffer_.append(data.data(), take);
+    data.remove_prefix(take);
+    if (buffer_.size() == kChunkSize) Flush();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkedUpload::Finish(Entry& file, UploadStats& stats) {
+  if (!buffer_.empty()) Flush();
+  pool_->Wait();
+  absl::MutexLock lock(&mu_);
+  if (!error_.ok()) return error_;
+  file.chunks.assign(refs_.begin(), refs_.end());
+  file.size = size_;
+  stats.bytes += size_;
+  stats.uploaded += uploaded_;
+  stats.repaired += repaired_;
+  return absl::OkStatus();
 }
 
 }  // namespace vol

@@ -24,6 +24,10 @@
  *             the shim lets programs write to "rw" mounts; without it every
  *             write under a mount fails with EROFS. (VOL_SHIM_WRITES=1 in the
  *             program's environment forces writes on, for tests.)
+ *   parents/  made by the shim, not the fetcher: parents/<k> is an empty
+ *             directory that stands for the k-th ancestor of the mounts when it
+ *             does not exist on the host (/data for a mount at /data/x), so
+ *             that `ls /data` and `cd /data` work. The shim lists the mounts in it.
  *
  * $VOL_SHIM holds the absolute path of libvolshim.so, so that the shim can put
  * LD_PRELOAD back when a program strips it from a child's environment.
@@ -49,6 +53,7 @@ extern "C" {
 #define VOL_SESSION_PRESENCE "presence"
 #define VOL_SESSION_FEATURES "features"
 #define VOL_SESSION_FETCHER_PID "fetcher.pid"
+#define VOL_SESSION_PARENTS "parents"
 #define VOL_FEATURE_WRITES "writes"
 /* The lifeline: an fd (decimal, in the program's environment) that every
  * process of the session inherits, without FD_CLOEXEC. It is the write end of

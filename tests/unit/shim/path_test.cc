@@ -23,6 +23,11 @@ MountTable* Table() {
     };
     add("/mnt/v", "/tmp/s/views/v", false);
     add("/data", "/tmp/s/views/data", true);
+    add("/mnt/w", "/tmp/s/views/w", false);
+    add("/deep/a/b", "/tmp/s/views/b", false);
+    strcpy(t.synth, "/tmp/s/parents");
+    t.synth_len = strlen(t.synth);
+    build_ancestors(t);
     return t;
   }();
   return &t;
@@ -134,6 +139,47 @@ TEST(Untranslate, RewritesViewPathsBack) {
   EXPECT_LT(untranslate(*Table(), "/tmp/s/views/v/long", small, sizeof small), 0);
 }
 
+TEST(Ancestors, EveryProperPrefixOnce) {
+  const MountTable& t = *Table();
+  std::string all;
+  for (int k = 0; k < t.anc_count; k++) all += std::string(ancestor_path(t, k), t.anc[k].len) + " ";
+  EXPECT_EQ(all, "/ /mnt /deep /deep/a ");
+  EXPECT_EQ(ancestor_of(t, "/"), 0);
+  EXPECT_EQ(ancestor_of(t, "/mnt/"), 1);
+  EXPECT_EQ(ancestor_of(t, "/deep/a"), 3);
+  EXPECT_EQ(ancestor_of(t, "/deep/a/b"), -1);  // a mount, not an ancestor
+  EXPECT_EQ(ancestor_of(t, "/dee"), -1);
+}
+
+TEST(Ancestors, ChildrenAreTheNextComponentsTowardsMounts) {
+  const MountTable& t = *Table();
+  auto children = [&](const char* dir) {
+    std::string out;
+    char name[kPathMax];
+    for (int k = 0; ancestor_child(t, ancestor_of(t, dir), k, name, sizeof name); k++)
+      out += std::string(name) + " ";
+    return out;
+  };
+  EXPECT_EQ(children("/"), "mnt data deep ");
+  EXPECT_EQ(children("/mnt"), "v w ");
+  EXPECT_EQ(children("/deep"), "a ");
+  EXPECT_EQ(children("/deep/a"), "b ");
+}
+
+TEST(Ancestors, SyntheticParentsTranslateBothWays) {
+  const MountTable& t = *Table();
+  char out[kPathMax];
+  ASSERT_GT(synth_path(t, 3, out, sizeof out), 0);
+  EXPECT_STREQ(out, "/tmp/s/parents/3");
+  EXPECT_GT(untranslate(t, "/tmp/s/parents/3", out, sizeof out), 0);
+  EXPECT_STREQ(out, "/deep/a");
+  EXPECT_GT(untranslate(t, "/tmp/s/parents/2/x", out, sizeof out), 0);
+  EXPECT_STREQ(out, "/deep/x");
+  EXPECT_EQ(untranslate(t, "/tmp/s/parents/9", out, sizeof out), 0);   // no such ancestor
+  EXPECT_EQ(untranslate(t, "/tmp/s/parents/1x", out, sizeof out), 0);
+  EXPECT_EQ(untranslate(t, "/tmp/s/parents", out, sizeof out), 0);
+}
+
 TEST(MountAncestor, RootAndParentsOfMountsOnly) {
   EXPECT_TRUE(is_mount_ancestor(*Table(), "/"));
   EXPECT_TRUE(is_mount_ancestor(*Table(), "/mnt"));
@@ -163,6 +209,44 @@ TEST(TranslateAbs, TrailingSlashesAndDoubleSlashesInsideTheMount) {
   EXPECT_EQ(r.out, "/tmp/s/views/v//a");
   // Only the exact prefix is recognised, as documented in SEMANTICS.md.
   EXPECT_EQ(Translate("//mnt/v/a").kind, Xlate::kPass);
+}
+
+TEST(MagicPrefix, ProcAndDevFdSpellingsOfAnFd) {
+  auto n = [](const char* p) { return magic_prefix(p); };
+  EXPECT_EQ(n("/proc/self/fd/3"), strlen("/proc/self/fd/3"));
+  EXPECT_EQ(n("/proc/self/fd/3/sub/x"), strlen("/proc/self/fd/3"));
+  EXPECT_EQ(n("/proc/1234/fd/17"), strlen("/proc/1234/fd/17"));
+  EXPECT_EQ(n("/proc/thread-self/fd/0"), strlen("/proc/thread-self/fd/0"));
+  EXPECT_EQ(n("/proc/self/task/99/fd/4"), strlen("/proc/self/task/99/fd/4"));
+  EXPECT_EQ(n("/proc/self/cwd/a/b"), strlen("/proc/self/cwd"));
+  EXPECT_EQ(n("/proc/self/root/mnt/v"), strlen("/proc/self/root"));
+  EXPECT_EQ(n("/proc/42/exe"), strlen("/proc/42/exe"));
+  EXPECT_EQ(n("/dev/fd/5"), strlen("/dev/fd/5"));
+  EXPECT_EQ(n("/dev/stdin"), strlen("/dev/stdin"));
+  EXPECT_EQ(n("/dev/stderr"), strlen("/dev/stderr"));
+  EXPECT_EQ(n("/dev/null"), 0u);
+  EXPECT_EQ(n("/dev/stdinx"), 0u);
+  EXPECT_EQ(n("/proc/self/fdinfo/3"), 0u);
+  EXPECT_EQ(n("/proc/self/fd/"), 0u);
+  EXPECT_EQ(n("/proc/self/cwdx"), 0u);
+  EXPECT_EQ(n("/proc/cpuinfo"), 0u);
+  EXPECT_EQ(n("/proc/self/maps"), 0u);
+}
+
+TEST(PathNotNormal, DotComponentsAndPathsNearMounts) {
+  const MountTable& t = *Table();
+  EXPECT_TRUE(path_has_dots("/mnt/./v"));
+  EXPECT_TRUE(path_has_dots("/mnt/v/.."));
+  EXPECT_TRUE(path_has_dots("/data/."));
+  EXPECT_TRUE(path_has_dots("/tmp/../mnt"));
+  EXPECT_FALSE(path_has_dots("/mnt/v/.hidden/..x/x."));
+  EXPECT_FALSE(path_has_dots("//mnt/v"));
+  EXPECT_TRUE(path_near_mounts(t, "//mnt/v"));
+  EXPECT_TRUE(path_near_mounts(t, "/mnt"));
+  EXPECT_TRUE(path_near_mounts(t, "/deep/x"));
+  EXPECT_FALSE(path_near_mounts(t, "/tmp//x"));
+  EXPECT_FALSE(path_near_mounts(t, "/mn/x"));
+  EXPECT_FALSE(path_near_mounts(t, "/mntx"));
 }
 
 TEST(PathJoin, JoinsWithOneSlash) {

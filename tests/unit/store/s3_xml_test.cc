@@ -28,12 +28,19 @@ TEST(S3Xml, ListPage) {
       "<KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated>"
       "<NextContinuationToken>tok&amp;en</NextContinuationToken>"
       "<Contents><Key>p/a&amp;b</Key><Size>1</Size><Owner><ID>x</ID></Owner></Contents>"
-      "<Contents><Key>p/c</Key><Size>2</Size></Contents></ListBucketResult>";
+      "<Contents><Key>p/c</Key><LastModified>2009-10-12T17:50:30.500Z</LastModified><Size>2</Size>"
+      "</Contents></ListBucketResult>";
   auto page = ParseListObjectsV2(body);
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(page->keys, (std::vector<std::string>{"p/a&b", "p/c"}));
   EXPECT_TRUE(page->truncated);
   EXPECT_EQ(page->next_continuation_token, "tok&en");
+  ASSERT_EQ(page->objects.size(), 2u);
+  EXPECT_EQ(page->objects[0].key, "p/a&b");
+  EXPECT_EQ(page->objects[0].size, 1u);
+  EXPECT_EQ(page->objects[0].mtime_ns, 0) << "no LastModified";
+  EXPECT_EQ(page->objects[1].size, 2u);
+  EXPECT_EQ(page->objects[1].mtime_ns, int64_t{1255369830500} * 1000000);
   auto last = ParseListObjectsV2("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
   ASSERT_TRUE(last.ok());
   EXPECT_TRUE(last->keys.empty());
