@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/transfer/entry_metadata.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
 
@@ -61,9 +62,17 @@ void Populate(ObjectStore& store, const PendingDir& dir, const std::string& moun
     auto fail = [&](const char* what) {
       out.status = ErrnoError(absl::StrCat("cannot create view ", what, " ", dir.path, "/", e.name), errno);
     };
+    // Published xattrs and owner (entry_metadata.h); a file's mode again after a chown.
+    auto metadata = [&]() -> bool {
+      if (e.xattrs.empty() && !e.owner) return true;
+      out.status = ApplyEntryMetadata(dfd.get(), e.name, e);
+      if (out.status.ok() && e.is_file() && e.owner && fchmodat(dfd.get(), name, e.mode & 07777, 0) != 0) fail("file");
+      return out.status.ok();
+    };
     switch (e.type) {
       case EntryType::kDir:
         if (mkdirat(dfd.get(), name, 0700) != 0) return fail("directory");
+        if (!metadata()) return;
         out.subdirs.push_back({absl::StrCat(dir.path, "/", e.name), e.tree, e.mode & 07777, e.mtime_ns});
         ++out.stats.dirs;
         break;
@@ -71,6 +80,7 @@ void Populate(ObjectStore& store, const PendingDir& dir, const std::string& moun
         std::string target = RewriteSymlinkTarget(e.target, mount, view);
         if (symlinkat(target.c_str(), dfd.get(), name) != 0) return fail("symlink");
         struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
+        if (!metadata()) return;
         if (utimensat(dfd.get(), name, times, AT_SYMLINK_NOFOLLOW) != 0) return fail("symlink");
         ++out.stats.symlinks;
         break;
@@ -79,6 +89,7 @@ void Populate(ObjectStore& store, const PendingDir& dir, const std::string& moun
         UniqueFd fd(openat(dfd.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 07777));
         if (!fd.ok()) return fail("file");
         if (e.size > 0 && ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0) return fail("file");
+        if (!metadata()) return;
         struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
         if (futimens(fd.get(), times) != 0) return fail("file");
         ++out.stats.files;

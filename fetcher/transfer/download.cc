@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "fetcher/format/chunk.h"
+#include "fetcher/transfer/entry_metadata.h"
 #include "fetcher/util/fs.h"
 
 namespace vol {
@@ -137,6 +138,7 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
           s = ErrnoError(absl::StrCat("cannot create symlink ", item.local), errno);
           unlink(tmp.c_str());
         }
+        if (s.ok()) s = ApplyEntryMetadata(AT_FDCWD, item.local, e);
         if (s.ok()) s = SetTimes(item.local, e.mtime_ns);
         if (!s.ok()) {
           discard();
@@ -200,8 +202,9 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
   for (size_t i = 0; i < files.size(); ++i) {
     const PendingFile& f = files[i];
     const Entry& e = f.item->entry;
-    absl::Status s;
-    if (chmod(f.tmp.c_str(), e.mode) != 0) {
+    // Owner before mode: a chown clears the set-id bits.
+    absl::Status s = ApplyEntryMetadata(AT_FDCWD, f.tmp, e);
+    if (s.ok() && chmod(f.tmp.c_str(), e.mode) != 0) {
       s = ErrnoError(absl::StrCat("cannot set the mode of ", f.item->local), errno);
     }
     if (s.ok()) s = SetTimes(f.tmp, e.mtime_ns);
@@ -218,6 +221,7 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
   // mtime, and a read-only mode would stop the writes.
   for (auto it = items.rbegin(); it != items.rend(); ++it) {
     if (!it->entry.is_dir()) continue;
+    if (absl::Status s = ApplyEntryMetadata(AT_FDCWD, it->local, it->entry); !s.ok()) return s;
     if (chmod(it->local.c_str(), it->entry.mode) != 0) {
       return ErrnoError(absl::StrCat("cannot set the mode of ", it->local), errno);
     }
