@@ -348,6 +348,8 @@ absl::flat_hash_map<std::string, FetchEngine::Record> FetchEngine::Records(
     r.entry = f->view.entry;
     r.complete = f->present == f->state.size() || presence_.IsComplete(f->slot);
     r.dirty = f->dirty;
+    r.dev = f->view.dev;
+    r.ino = f->view.ino;
     out[path] = std::move(r);
   }
   return out;

@@ -100,6 +100,8 @@ class FetchEngine {
     Entry entry;            // as in the snapshot the session started from
     bool complete = false;  // every chunk present (or discarded)
     bool dirty = false;     // the program changed it since
+    uint64_t dev = 0;       // the view file's inode
+    uint64_t ino = 0;
   };
   // Records keyed by view path; with `roots`, only those at or below one of
   // them (a commit needs the files under its changed paths, not all).

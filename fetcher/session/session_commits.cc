@@ -1,98 +1,50 @@
 #include "fetcher/session/session_commits.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <dirent.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <cstring>
-
-#include <nlohmann/json.hpp>
+#include <cstdio>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "fetcher/session/session_dir.h"
+#include "fetcher/format/json_bytes.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/session/session_server.h"
+#include "fetcher/session/view_index.h"
 #include "fetcher/session/view_reload.h"
-#include "fetcher/volume/commit_log.h"
-#include "fetcher/volume/tree_editor.h"
 #include "fetcher/util/fs.h"
+#include "fetcher/volume/commit_log.h"
 
 namespace vol {
 namespace {
 
-using nlohmann::json;
-
 bool AtOrBelow(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && absl::StartsWith(path, dir) && path[dir.size()] == '/');
+  return path == dir || dir.empty() ||
+         (path.size() > dir.size() && absl::StartsWith(path, dir) && path[dir.size()] == '/');
 }
 
-json EntryJson(const Entry& e) {
-  json chunks = json::array();
-  for (const ChunkRef& c : e.chunks) chunks.push_back({c.id.Hex(), c.size});
-  return {{"type", static_cast<int>(e.type)}, {"mode", e.mode}, {"mtime_ns", e.mtime_ns},
-          {"size", e.size}, {"target", e.target}, {"chunks", chunks}};
+std::vector<std::string> ViewsOf(const std::vector<SessionMount>& mounts) {
+  std::vector<std::string> views;
+  for (const SessionMount& m : mounts) views.push_back(m.view);
+  return views;
 }
 
-absl::StatusOr<Entry> EntryFromJson(const json& j) {
-  Entry e;
-  e.type = static_cast<EntryType>(j.at("type").get<int>());
-  e.mode = j.at("mode").get<uint32_t>();
-  e.mtime_ns = j.at("mtime_ns").get<int64_t>();
-  e.size = j.at("size").get<uint64_t>();
-  e.target = j.at("target").get<std::string>();
-  for (const json& c : j.at("chunks")) {
-    std::optional<ObjectId> id = ObjectId::FromHex(c.at(0).get<std::string>());
-    if (!id) return absl::DataLossError("pending.json: bad chunk id");
-    e.chunks.push_back({*id, c.at(1).get<uint64_t>()});
-  }
-  return e;
+std::string InView(const SessionMount& m, const std::string& rel) {
+  return rel.empty() ? m.view : absl::StrCat(m.view, "/", rel);
 }
 
 }  // namespace
 
 SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, std::vector<SessionMount> mounts,
                                std::string session_dir)
-    : store_(store), engine_(engine), mounts_(std::move(mounts)), session_dir_(std::move(session_dir)),
-      changed_(mounts_.size()) {
-  if (!session_dir_.empty()) {
-    WriteRecover();
-    journal_fd_ = open(absl::StrCat(session_dir_, "/journal").c_str(),
-                       O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-  }
+    : store_(store),
+      engine_(engine),
+      mounts_(std::move(mounts)),
+      session_dir_(std::move(session_dir)),
+      resolver_(ViewsOf(mounts_)),
+      journal_(session_dir_, store.Url()),
+      changed_(mounts_.size()),
+      renames_(mounts_.size()),
+      renames_in_base_(mounts_.size(), 0) {
+  journal_.WriteRecover(RecoverMounts()).IgnoreError();
   thread_ = std::thread([this] { Worker(); });
-}
-
-// What a later `vol commit --session` needs if this session is killed whole.
-void SessionCommits::WriteRecover() {
-  json rec = {{"store", store_.Url()}, {"mounts", json::array()}};
-  for (const SessionMount& m : mounts_) {
-    rec["mounts"].push_back({{"mount", m.mount}, {"view", m.view}, {"env", m.volume.env},
-                             {"name", m.volume.name}, {"id", m.volume.id}, {"read_only", m.read_only},
-                             {"base", m.base_root.Hex()}});
-  }
-  WriteFileAtomic(absl::StrCat(session_dir_, "/recover.json"), rec.dump(), 0600).IgnoreError();
-}
-
-// Records are NUL-separated fields: "P", mount, path — or "R", mount, from, mount, to.
-// One write(2) each: a kill leaves at most a torn last record, which the reader drops.
-void SessionCommits::Journal(const std::string& record) {
-  if (journal_fd_ >= 0) WriteFull(journal_fd_, record.data(), record.size()).IgnoreError();
-}
-
-void SessionCommits::Settled() {
-  if (!marked_dirty_ || HasChanges() || journal_fd_ < 0) return;
-  // Renames stay: they map view paths back to the base snapshot's paths.
-  if (ftruncate(journal_fd_, 0) == 0) {
-    Journal(renames_);
-    unlink(absl::StrCat(session_dir_, "/changed").c_str());
-    marked_dirty_ = false;
-  }
 }
 
 SessionCommits::~SessionCommits() {
@@ -101,7 +53,6 @@ SessionCommits::~SessionCommits() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
-  if (journal_fd_ >= 0) close(journal_fd_);
 }
 
 void SessionCommits::Worker() {
@@ -120,10 +71,23 @@ void SessionCommits::Worker() {
   }
 }
 
+std::vector<RecoverMount> SessionCommits::RecoverMounts() const {
+  std::vector<RecoverMount> out;
+  for (size_t m = 0; m < mounts_.size(); ++m) out.push_back({mounts_[m], renames_in_base_[m]});
+  return out;
+}
+
+std::vector<JournalRename> SessionCommits::PendingRenames() const {
+  std::vector<JournalRename> all;
+  for (const auto& r : renames_) all.insert(all.end(), r.begin(), r.end());
+  std::sort(all.begin(), all.end(), [](const JournalRename& a, const JournalRename& b) { return a.seq < b.seq; });
+  return all;
+}
+
 int SessionCommits::MountOf(const std::string& path, std::string* rel) const {
   for (size_t i = 0; i < mounts_.size(); ++i) {
     const std::string& m = mounts_[i].mount;
-    if (AtOrBelow(path, m)) {
+    if (path == m || (path.size() > m.size() && absl::StartsWith(path, m) && path[m.size()] == '/')) {
       if (rel) *rel = path.size() > m.size() ? path.substr(m.size() + 1) : "";
       return static_cast<int>(i);
     }
@@ -135,7 +99,15 @@ bool SessionCommits::HasChanges() const {
   for (const auto& c : changed_) {
     if (!c.empty()) return true;
   }
+  for (const auto& r : renames_) {
+    if (!r.empty()) return true;
+  }
   return false;
+}
+
+void SessionCommits::Changed(size_t mount, const std::string& rel) {
+  changed_[mount].insert_or_assign(rel, ++generation_);
+  journal_.MarkChanged();
 }
 
 void SessionCommits::Handle(const vol_request& req, std::function<void(const vol_response&)> reply) {
@@ -147,38 +119,35 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
       std::string path(req.path);
       std::string rel;
       int m = MountOf(path, &rel);
-      if (m >= 0) {
-        std::string view = rel.empty() ? mounts_[m].view : absl::StrCat(mounts_[m].view, "/", rel);
-        if (req.offset == VOL_CHANGED_RENAME) {
-          std::string to(req.path + path.size() + 1);
-          std::string to_rel;
-          int m2 = MountOf(to, &to_rel);
-          if (m2 >= 0) {
-            engine_.Rename(view, to_rel.empty() ? mounts_[m2].view : absl::StrCat(mounts_[m2].view, "/", to_rel));
-            std::string r = absl::StrCat("R", std::string(1, '\0'), m, std::string(1, '\0'), rel,
-                                         std::string(1, '\0'), m2, std::string(1, '\0'), to_rel,
-                                         std::string(1, '\0'));
-            renames_ += r;
-            Journal(r);
-            if (changed_[m2].insert_or_assign(to_rel, ++generation_).second) {
-              Journal(absl::StrCat("P", std::string(1, '\0'), m2, std::string(1, '\0'), to_rel,
-                                   std::string(1, '\0')));
-            }
-          }
-        } else if (req.offset == VOL_CHANGED_DISCARD) {
-          engine_.Discard(view);
-        } else {
-          engine_.MarkDirty(view);
-        }
-        if (changed_[m].insert_or_assign(rel, ++generation_).second) {
-          Journal(absl::StrCat("P", std::string(1, '\0'), m, std::string(1, '\0'), rel, std::string(1, '\0')));
-        }
-        if (!marked_dirty_) {
-          // So that `vol run` knows, even if this process dies, that there was something to commit.
-          WriteFileAtomic(absl::StrCat(session_dir_, "/changed"), "").IgnoreError();
-          marked_dirty_ = true;
-        }
+      std::optional<ResolvedPath> from = m >= 0 ? resolver_.Resolve(static_cast<size_t>(m), rel) : std::nullopt;
+      if (!from) {
+        guarded(ResponseFor(absl::OkStatus()));  // not under a mount once resolved: not ours
+        return;
       }
+      std::string view = InView(mounts_[from->mount], from->path);
+      if (req.offset == VOL_CHANGED_RENAME) {
+        std::string to(req.path + path.size() + 1);
+        std::string to_rel;
+        int m2 = MountOf(to, &to_rel);
+        std::optional<ResolvedPath> dest = m2 >= 0 ? resolver_.Resolve(static_cast<size_t>(m2), to_rel) : std::nullopt;
+        if (dest) {
+          std::string to_view = InView(mounts_[dest->mount], dest->path);
+          // What the rename replaced can no longer stand for a snapshot file.
+          engine_.MarkDirty(to_view);
+          engine_.Rename(view, to_view);
+          if (dest->mount == from->mount && dest->path != from->path) {
+            JournalRename r{++rename_seq_, from->mount, {from->path, dest->path}};
+            renames_[from->mount].push_back(r);
+            journal_.AppendRename(r);
+          }
+          Changed(dest->mount, dest->path);
+        }
+      } else if (req.offset == VOL_CHANGED_DISCARD) {
+        engine_.Discard(view);
+      } else {
+        engine_.MarkDirty(view);
+      }
+      Changed(from->mount, from->path);
       guarded(ResponseFor(absl::OkStatus()));
       return;
     }
@@ -215,29 +184,20 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
   }
 }
 
-std::vector<std::string> SessionCommits::ViewRoots(const std::vector<Snapshot>& snaps) const {
-  std::vector<std::string> roots;
-  for (const Snapshot& s : snaps) {
-    for (const auto& [p, g] : s.changed) {
-      roots.push_back(p.empty() ? mounts_[s.mount].view : absl::StrCat(mounts_[s.mount].view, "/", p));
-    }
-  }
-  if (roots.size() > 256) {  // many changes: filtering would cost more than it saves
-    roots.clear();
-    for (const Snapshot& s : snaps) roots.push_back(mounts_[s.mount].view);
-  }
-  return roots;
-}
-
 void SessionCommits::Tick() {
   if (running_ || !jobs_.empty() || !HasChanges()) return;
+  journal_.Repair(PendingRenames());
   Job job;
   for (size_t i = 0; i < mounts_.size(); ++i) {
     if (!mounts_[i].read_only) job.mounts.push_back(i);
   }
   job.skip_open = true;
-  job.done = [](absl::StatusOr<CommitReport> r) {
-    if (!r.ok()) fprintf(stderr, "vol: background commit failed (will retry): %s\n", std::string(r.status().message()).c_str());
+  job.done = [this](absl::StatusOr<CommitReport> r) {
+    std::string error = r.ok() ? "" : std::string(r.status().message());
+    if (!error.empty() && error != last_background_error_) {
+      fprintf(stderr, "vol: background commit failed (will retry): %s\n", error.c_str());
+    }
+    last_background_error_ = error;
   };
   Enqueue(std::move(job));
 }
@@ -247,17 +207,37 @@ void SessionCommits::Enqueue(Job job) {
   StartNext();
 }
 
+std::vector<SessionCommits::Snapshot> SessionCommits::TakeSnapshots(const std::vector<size_t>& mounts) const {
+  std::vector<Snapshot> snaps;
+  for (size_t m : mounts) {
+    if (mounts_[m].read_only || (changed_[m].empty() && renames_[m].empty())) continue;
+    Snapshot s{m, mounts_[m], {}, renames_[m]};
+    for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
+    snaps.push_back(std::move(s));
+  }
+  return snaps;
+}
+
+// The records a commit may need: those under its changed paths (all, when
+// there are many: filtering would cost more than it saves).
+absl::flat_hash_map<std::string, FetchEngine::Record> SessionCommits::RecordsFor(
+    const std::vector<Snapshot>& snaps) const {
+  std::vector<std::string> roots;
+  for (const Snapshot& s : snaps) {
+    for (const auto& [p, g] : s.changed) roots.push_back(InView(s.at, p));
+  }
+  if (roots.size() > 256) {
+    roots.clear();
+    for (const Snapshot& s : snaps) roots.push_back(s.at.view);
+  }
+  return engine_.Records(&roots);
+}
+
 void SessionCommits::StartNext() {
   while (!running_ && !jobs_.empty()) {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
-    std::vector<Snapshot> snaps;
-    for (size_t m : job.mounts) {
-      if (changed_[m].empty()) continue;
-      Snapshot s{m, {}};
-      for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
-      snaps.push_back(std::move(s));
-    }
+    std::vector<Snapshot> snaps = TakeSnapshots(job.mounts);
     if (snaps.empty() && !job.reload) {
       job.done(CommitReport{});
       continue;
@@ -265,13 +245,13 @@ void SessionCommits::StartNext() {
     running_ = true;
     std::vector<std::pair<size_t, ObjectId>> bases;
     for (size_t m : job.mounts) bases.emplace_back(m, mounts_[m].base_root);
-    std::vector<std::string> roots = ViewRoots(snaps);
-    auto records = std::make_shared<absl::flat_hash_map<std::string, FetchEngine::Record>>(engine_.Records(&roots));
+    auto records = std::make_shared<absl::flat_hash_map<std::string, FetchEngine::Record>>(RecordsFor(snaps));
     auto shared_job = std::make_shared<Job>(std::move(job));
     absl::MutexLock lock(&mu_);
-    work_ = [this, snaps = std::move(snaps), records, shared_job, bases] {
-      auto done = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
-      auto result = std::make_shared<absl::StatusOr<CommitReport>>(Run(snaps, *records, shared_job->skip_open, done.get()));
+    work_ = [this, snaps = std::move(snaps), records, shared_job, bases]() mutable {
+      auto outcomes = std::make_shared<std::vector<Outcome>>();
+      auto result = std::make_shared<absl::StatusOr<CommitReport>>(
+          Run(snaps, *records, shared_job->skip_open, outcomes.get()));
       // Reload: what each mount's view must become (read from the store here, off the loop).
       struct Plan {
         size_t mount;
@@ -280,7 +260,10 @@ void SessionCommits::StartNext() {
       };
       auto plans = std::make_shared<std::vector<Plan>>();
       if (shared_job->reload && result->ok()) {
-        for (const auto& [m, base] : bases) {
+        for (auto& [m, base] : bases) {
+          for (const Outcome& o : *outcomes) {
+            if (o.mount == m) base = o.report.base;  // the view mirrors the new base now
+          }
           absl::StatusOr<CommitInfo> head = ReadHead(store_, mounts_[m].volume.id);
           absl::StatusOr<std::vector<ReloadEdit>> edits =
               head.ok() ? PlanReload(store_, base, head->root) : absl::StatusOr<std::vector<ReloadEdit>>(head.status());
@@ -291,16 +274,8 @@ void SessionCommits::StartNext() {
           plans->push_back({m, head->root, *std::move(edits)});
         }
       }
-      engine_.Post([this, snaps, done, result, shared_job, plans] {
-        // Clear what was published, unless it changed again meanwhile.
-        absl::flat_hash_map<std::string, uint64_t> gen_at_start;
-        for (const Snapshot& s : snaps) {
-          for (const auto& [p, g] : s.changed) gen_at_start[absl::StrCat(s.mount, "\t", p)] = g;
-        }
-        for (const auto& [m, p] : *done) {
-          auto it = changed_[m].find(p);
-          if (it != changed_[m].end() && it->second == gen_at_start[absl::StrCat(m, "\t", p)]) changed_[m].erase(it);
-        }
+      engine_.Post([this, snaps = std::move(snaps), outcomes, result, shared_job, plans] {
+        Published(snaps, *outcomes);
         for (const auto& plan : *plans) {
           if (!result->ok()) break;
           const auto& changed = changed_[plan.mount];
@@ -317,7 +292,7 @@ void SessionCommits::StartNext() {
           }
           mounts_[plan.mount].base_root = plan.head;
         }
-        if (!plans->empty() && !session_dir_.empty()) WriteRecover();
+        if (!plans->empty()) journal_.WriteRecover(RecoverMounts()).IgnoreError();
         running_ = false;
         Settled();
         shared_job->done(*result);
@@ -327,27 +302,66 @@ void SessionCommits::StartNext() {
   }
 }
 
-absl::StatusOr<CommitReport> SessionCommits::Run(
-    const std::vector<Snapshot>& snaps, const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
-    bool skip_open, std::vector<std::pair<size_t, std::string>>* done) {
+absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& snaps,
+                                                 const absl::flat_hash_map<std::string, FetchEngine::Record>& records,
+                                                 bool skip_open, std::vector<Outcome>* outcomes) {
+  std::unique_ptr<ViewIndex> index = NewRecordsViewIndex(records);
   CommitReport total;
   for (const Snapshot& s : snaps) {
-    std::vector<std::string> paths;
-    for (const auto& [p, g] : s.changed) paths.push_back(p);
-    absl::StatusOr<CommitReport> r = CommitChanges(store_, mounts_[s.mount], paths, records, skip_open);
+    CommitRequest request;
+    for (const auto& [p, g] : s.changed) request.changed.push_back(p);
+    for (const JournalRename& r : s.renames) request.renames.push_back(r.rename);
+    request.skip_open = skip_open;
+    absl::StatusOr<CommitReport> r = CommitChanges(store_, s.at, *index, request);
     if (!r.ok()) {
-      return absl::Status(r.status().code(), absl::StrCat("commit of ", mounts_[s.mount].mount, " (volume '",
-                                                          mounts_[s.mount].volume.name, "') failed: ",
-                                                          r.status().message()));
+      return absl::Status(r.status().code(), absl::StrCat("commit of ", ShowBytes(s.at.mount), " (volume '",
+                                                          s.at.volume.name, "') failed: ", r.status().message()));
     }
     total.committed = total.committed || r->committed;
     total.files += r->files;
     total.bytes_uploaded += r->bytes_uploaded;
     total.trees_written += r->trees_written;
-    for (const std::string& p : r->done) done->emplace_back(s.mount, p);
+    total.seq = r->seq;
     for (const std::string& p : r->skipped) total.skipped.push_back(p);
+    outcomes->push_back({s.mount, *std::move(r)});
   }
   return total;
+}
+
+void SessionCommits::Published(const std::vector<Snapshot>& snaps, const std::vector<Outcome>& outcomes) {
+  for (const Outcome& o : outcomes) {
+    const Snapshot* s = nullptr;
+    for (const Snapshot& c : snaps) {
+      if (c.mount == o.mount) s = &c;
+    }
+    if (s == nullptr) continue;
+    size_t m = o.mount;
+    mounts_[m].base_root = o.report.base;
+    if (!s->renames.empty()) {
+      uint64_t last = s->renames.back().seq;
+      auto& pending = renames_[m];
+      pending.erase(std::remove_if(pending.begin(), pending.end(), [last](const JournalRename& r) { return r.seq <= last; }),
+                    pending.end());
+      renames_in_base_[m] = last;
+    }
+    // Clear what was published, unless it changed again meanwhile.
+    absl::flat_hash_map<std::string, uint64_t> gen_at_start(s->changed.begin(), s->changed.end());
+    for (const std::string& p : o.report.done) {
+      auto it = changed_[m].find(p);
+      if (it != changed_[m].end() && it->second == gen_at_start[p]) changed_[m].erase(it);
+    }
+    for (const std::string& p : o.report.special) {
+      if (reported_special_.insert(absl::StrCat(m, "\t", p)).second) {
+        fprintf(stderr, "vol: not published (not a file, directory or symlink): %s/%s\n",
+                ShowBytes(mounts_[m].mount).c_str(), ShowBytes(p).c_str());
+      }
+    }
+  }
+  if (!outcomes.empty()) journal_.WriteRecover(RecoverMounts()).IgnoreError();
+}
+
+void SessionCommits::Settled() {
+  if (!HasChanges()) journal_.Settle(PendingRenames());
 }
 
 absl::StatusOr<CommitReport> SessionCommits::Final() {
@@ -358,280 +372,30 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
   }
   if (thread_.joinable()) thread_.join();
   engine_.OnCompletions();  // applies the last background commit's result
-  std::vector<Snapshot> snaps;
-  for (size_t m = 0; m < mounts_.size(); ++m) {
-    if (changed_[m].empty() || mounts_[m].read_only) continue;
-    Snapshot s{m, {}};
-    for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
-    snaps.push_back(std::move(s));
-  }
+  std::vector<size_t> all;
+  for (size_t m = 0; m < mounts_.size(); ++m) all.push_back(m);
+  std::vector<Snapshot> snaps = TakeSnapshots(all);
   if (snaps.empty()) return CommitReport{};
-  std::vector<std::string> roots = ViewRoots(snaps);
-  absl::flat_hash_map<std::string, FetchEngine::Record> records = engine_.Records(&roots);
-  std::vector<std::pair<size_t, std::string>> done;
-  absl::StatusOr<CommitReport> r = Run(snaps, records, /*skip_open=*/false, &done);
+  std::vector<Outcome> outcomes;
+  absl::StatusOr<CommitReport> r = Run(snaps, RecordsFor(snaps), /*skip_open=*/false, &outcomes);
+  Published(snaps, outcomes);
   if (r.ok()) {
     // Published: a session whose `vol run` died meanwhile has nothing to keep.
     for (auto& c : changed_) c.clear();
     Settled();
     return r;
   }
-
-  // Keep everything needed to publish later, with the store gone or the process gone.
-  json pending = {{"store", store_.Url()}, {"mounts", json::array()}};
-  for (const Snapshot& s : snaps) {
-    const SessionMount& m = mounts_[s.mount];
-    json changed = json::array(), recs = json::object();
-    for (const auto& [p, g] : s.changed) changed.push_back(p);
-    for (const auto& [path, rec] : records) {
-      if (!AtOrBelow(path, m.view)) continue;
-      recs[path] = {{"entry", EntryJson(rec.entry)}, {"complete", rec.complete}, {"dirty", rec.dirty}};
-    }
-    pending["mounts"].push_back({{"mount", m.mount}, {"view", m.view}, {"env", m.volume.env},
-                                 {"name", m.volume.name}, {"id", m.volume.id}, {"changed", changed},
-                                 {"records", recs}});
-  }
-  absl::Status saved = WriteFileAtomic(absl::StrCat(session_dir_, "/pending.json"), pending.dump());
-  if (saved.ok()) saved = WriteFileAtomic(absl::StrCat(session_dir_, "/keep"), "final commit failed\n");
+  // Keep everything needed to publish later: the views, recover.json, the journal.
+  journal_.Repair(PendingRenames());
+  if (session_dir_.empty()) return r.status();
+  absl::Status saved = WriteFileAtomic(absl::StrCat(session_dir_, "/", kSessionKeepFile), "final commit failed\n");
   if (!saved.ok()) {
-    return absl::Status(r.status().code(), absl::StrCat(r.status().message(), "; and the changes could not be saved: ",
+    return absl::Status(r.status().code(), absl::StrCat(r.status().message(), "; and the session could not be kept: ",
                                                         saved.message()));
   }
   return absl::Status(r.status().code(),
                       absl::StrCat(r.status().message(), ". Nothing is lost: the changes are kept in ", session_dir_,
                                    "; publish them with: vol commit --session ", session_dir_));
-}
-
-namespace {
-
-// The fields recover.json and pending.json both record for a mount. Throws
-// json::exception on a missing field, as the callers' parsing does.
-SessionMount SessionMountFromJson(const json& jm) {
-  SessionMount m;
-  m.mount = jm.at("mount").get<std::string>();
-  m.view = jm.at("view").get<std::string>();
-  m.volume.env = jm.at("env").get<std::string>();
-  m.volume.name = jm.at("name").get<std::string>();
-  m.volume.id = jm.at("id").get<std::string>();
-  return m;
-}
-
-// The presence table of a dead session, read-only: which view files are complete.
-class DeadPresence {
- public:
-  ~DeadPresence() {
-    if (base_ != nullptr) munmap(base_, len_);
-  }
-  absl::Status Open(const std::string& path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoError(absl::StrCat("cannot open ", path), errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) < sizeof(vol_presence_header)) {
-      close(fd);
-      return absl::DataLossError(absl::StrCat(path, " is not a presence table"));
-    }
-    len_ = static_cast<size_t>(st.st_size);
-    void* p = mmap(nullptr, len_, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) return ErrnoError(absl::StrCat("cannot map ", path), errno);
-    base_ = p;
-    const auto* h = static_cast<const vol_presence_header*>(base_);
-    if (h->magic != VOL_PRESENCE_MAGIC || h->table_slots == 0 ||
-        h->table_offset + h->table_slots * sizeof(vol_presence_file) > len_) {
-      return absl::DataLossError(absl::StrCat(path, " is not a presence table"));
-    }
-    return absl::OkStatus();
-  }
-  const vol_presence_file* Find(uint64_t dev, uint64_t ino) const {
-    const auto* h = static_cast<const vol_presence_header*>(base_);
-    const auto* slots = reinterpret_cast<const vol_presence_file*>(static_cast<const char*>(base_) + h->table_offset);
-    uint64_t mask = h->table_slots - 1;
-    for (uint64_t i = vol_presence_hash(ino) & mask, n = 0; n < h->table_slots; i = (i + 1) & mask, ++n) {
-      if (slots[i].ino == 0) return nullptr;
-      if (slots[i].ino == ino && slots[i].dev == dev) return &slots[i];
-    }
-    return nullptr;
-  }
-
- private:
-  void* base_ = nullptr;
-  size_t len_ = 0;
-};
-
-struct RenameRec {
-  size_t from_mount;
-  std::string from;
-  size_t to_mount;
-  std::string to;
-};
-
-// Every non-empty regular file at or below `local`.
-void FilesBelow(const std::string& local, std::vector<std::pair<std::string, struct stat>>* out) {
-  struct stat st;
-  if (lstat(local.c_str(), &st) != 0) return;
-  if (S_ISREG(st.st_mode) && st.st_size > 0) out->emplace_back(local, st);
-  if (!S_ISDIR(st.st_mode)) return;
-  absl::StatusOr<std::vector<std::string>> names = ListDir(local);
-  if (!names.ok()) return;
-  for (const std::string& n : *names) FilesBelow(absl::StrCat(local, "/", n), out);
-}
-
-bool OwnerAlive(const std::string& session_dir, int* pid) {
-  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/owner"));
-  *pid = 0;
-  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), pid) || *pid <= 0) return false;
-  return ProcessAlive(*pid);
-}
-
-// A session killed whole: its changed paths come from the journal, its
-// committed base from recover.json. A view file that is not complete in the
-// presence table was never written (the shim copies up before any write): it
-// keeps the chunks of the base entry it came from (through the renames), and
-// its sparse holes are never read.
-absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const std::string& recover_text) {
-  int pid = 0;
-  if (OwnerAlive(session_dir, &pid)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the session ", session_dir, " is still running (vol run pid ", pid, "); it commits its own changes"));
-  }
-  absl::StatusOr<std::string> fetcher = ReadFile(absl::StrCat(session_dir, "/" VOL_SESSION_FETCHER_PID));
-  if (fetcher.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*fetcher), &pid) && pid > 0 &&
-      ProcessAlive(pid)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the fetcher of session ", session_dir, " (pid ", pid, ") is still running; try again when it has exited"));
-  }
-  json rec = json::parse(recover_text, nullptr, /*allow_exceptions=*/false);
-  if (rec.is_discarded() || !rec.is_object()) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/recover.json is not valid JSON"));
-  }
-  absl::StatusOr<std::string> journal = ReadFile(absl::StrCat(session_dir, "/journal"));
-  if (!journal.ok()) journal = std::string();
-  DeadPresence presence;
-  if (absl::Status s = presence.Open(absl::StrCat(session_dir, "/" VOL_SESSION_PRESENCE)); !s.ok()) return s;
-  CommitReport total;
-  try {
-    absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(rec.at("store").get<std::string>());
-    if (!store.ok()) return store.status();
-    std::vector<SessionMount> mounts;
-    for (const json& jm : rec.at("mounts")) {
-      SessionMount m = SessionMountFromJson(jm);
-      m.read_only = jm.at("read_only").get<bool>();
-      std::optional<ObjectId> base = ObjectId::FromHex(jm.at("base").get<std::string>());
-      if (!base) return absl::DataLossError(absl::StrCat(session_dir, "/recover.json: bad base id"));
-      m.base_root = *base;
-      mounts.push_back(std::move(m));
-    }
-    // Replay the journal (a torn last record is dropped).
-    std::vector<std::string> f = absl::StrSplit(absl::string_view(*journal), '\0');
-    std::vector<std::vector<std::string>> changed(mounts.size());
-    std::vector<RenameRec> renames;
-    auto mount_no = [&](const std::string& t, size_t* m) {
-      return absl::SimpleAtoi(t, m) && *m < mounts.size();
-    };
-    for (size_t i = 0; i < f.size();) {
-      size_t m = 0, m2 = 0;
-      if (f[i] == "P" && i + 3 < f.size() && mount_no(f[i + 1], &m)) {
-        changed[m].push_back(f[i + 2]);
-        i += 3;
-      } else if (f[i] == "R" && i + 5 < f.size() && mount_no(f[i + 1], &m) && mount_no(f[i + 3], &m2)) {
-        renames.push_back({m, f[i + 2], m2, f[i + 4]});
-        i += 5;
-      } else {
-        break;
-      }
-    }
-    for (size_t mi = 0; mi < mounts.size(); ++mi) {
-      const SessionMount& m = mounts[mi];
-      if (m.read_only || changed[mi].empty()) continue;
-      absl::flat_hash_map<std::string, FetchEngine::Record> records;
-      std::vector<std::pair<std::string, struct stat>> files;
-      for (const std::string& p : changed[mi]) FilesBelow(p.empty() ? m.view : absl::StrCat(m.view, "/", p), &files);
-      std::vector<std::unique_ptr<TreeEditor>> bases(mounts.size());
-      for (const auto& [local, st] : files) {
-        if (records.contains(local)) continue;
-        const vol_presence_file* slot = presence.Find(st.st_dev, st.st_ino);
-        if (slot == nullptr || __atomic_load_n(&slot->complete, __ATOMIC_ACQUIRE) != 0) continue;  // real content
-        // Never fetched whole, so never written: where did it come from?
-        size_t om = mi;
-        std::string origin = local.size() > m.view.size() ? local.substr(m.view.size() + 1) : "";
-        for (auto r = renames.rbegin(); r != renames.rend(); ++r) {
-          if (r->to_mount == om && AtOrBelow(origin, r->to)) {
-            origin = r->from + origin.substr(r->to.size());
-            om = r->from_mount;
-          }
-        }
-        if (!bases[om]) bases[om] = std::make_unique<TreeEditor>(**store, mounts[om].base_root);
-        absl::StatusOr<VolumePath> vp = ParseVolumePath(origin);
-        absl::StatusOr<std::optional<Entry>> e =
-            vp.ok() ? bases[om]->Lookup(*vp) : absl::StatusOr<std::optional<Entry>>(vp.status());
-        if (!e.ok()) return e.status();
-        if (!e->has_value() || !(*e)->is_file() || (*e)->size != static_cast<uint64_t>(st.st_size)) {
-          return absl::DataLossError(absl::StrCat(
-              "cannot publish ", local, ": its content was never fetched and its committed version (",
-              mounts[om].mount, "/", origin, ") is not known; discard the session with: rm -r ", session_dir));
-        }
-        records[local] = {**e, /*complete=*/false, /*dirty=*/false};
-      }
-      absl::StatusOr<CommitReport> r = CommitChanges(**store, m, changed[mi], records, /*skip_open=*/false);
-      if (!r.ok()) {
-        return absl::Status(r.status().code(), absl::StrCat("commit of ", m.mount, " (volume '", m.volume.name,
-                                                            "') failed: ", r.status().message()));
-      }
-      total.committed = total.committed || r->committed;
-      total.files += r->files;
-      total.bytes_uploaded += r->bytes_uploaded;
-      total.seq = r->seq;
-    }
-  } catch (const json::exception& e) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/recover.json: ", e.what()));
-  }
-  return total;
-}
-
-}  // namespace
-
-absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir) {
-  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/pending.json"));
-  if (!text.ok()) {
-    absl::StatusOr<std::string> recover = ReadFile(absl::StrCat(session_dir, "/recover.json"));
-    if (!recover.ok()) {
-      return absl::NotFoundError(
-          absl::StrCat(session_dir, " holds no unpublished changes (no pending.json or recover.json)"));
-    }
-    absl::StatusOr<CommitReport> r = PublishKilled(session_dir, *recover);
-    if (!r.ok()) return r.status();
-    if (absl::Status s = RemoveSessionDir(session_dir); !s.ok()) return s;
-    return r;
-  }
-  json pending = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (pending.is_discarded() || !pending.is_object()) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/pending.json is not valid JSON"));
-  }
-  CommitReport total;
-  try {
-    absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(pending.at("store").get<std::string>());
-    if (!store.ok()) return store.status();
-    for (const json& jm : pending.at("mounts")) {
-      SessionMount m = SessionMountFromJson(jm);
-      std::vector<std::string> changed = jm.at("changed").get<std::vector<std::string>>();
-      absl::flat_hash_map<std::string, FetchEngine::Record> records;
-      for (const auto& [path, jr] : jm.at("records").items()) {
-        absl::StatusOr<Entry> e = EntryFromJson(jr.at("entry"));
-        if (!e.ok()) return e.status();
-        records[path] = {*std::move(e), jr.at("complete").get<bool>(), jr.at("dirty").get<bool>()};
-      }
-      absl::StatusOr<CommitReport> r = CommitChanges(**store, m, changed, records, /*skip_open=*/false);
-      if (!r.ok()) return r.status();
-      total.committed = total.committed || r->committed;
-      total.files += r->files;
-      total.bytes_uploaded += r->bytes_uploaded;
-      total.seq = r->seq;
-    }
-  } catch (const json::exception& e) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/pending.json: ", e.what()));
-  }
-  if (absl::Status s = RemoveSessionDir(session_dir); !s.ok()) return s;
-  return total;
 }
 
 }  // namespace vol
