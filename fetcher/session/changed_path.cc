@@ -1,7 +1,8 @@
 #include "fetcher/session/changed_path.h"
 
+#include <fcntl.h>
 #include <limits.h>
-#include <stdlib.h>
+#include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,12 +11,18 @@
 namespace vol {
 namespace {
 
+// realpath(3) without its readlink of every component (a change deep in a
+// tree would cost one system call per level): the kernel resolves the path
+// once, and names what it reached.
 std::optional<std::string> RealPath(const std::string& path) {
-  char* real = realpath(path.c_str(), nullptr);
-  if (real == nullptr) return std::nullopt;
-  std::string out(real);
-  free(real);
-  return out;
+  int fd = open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string link = absl::StrCat("/proc/self/fd/", fd);
+  char buf[PATH_MAX];
+  ssize_t n = readlink(link.c_str(), buf, sizeof buf);
+  close(fd);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf || buf[0] != '/') return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
 }
 
 std::optional<std::string> Lexical(const std::string& rel) {
