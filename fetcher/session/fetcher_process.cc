@@ -13,6 +13,7 @@
 #include "fetcher/format/chunk.h"
 #include "fetcher/session/presence_table.h"
 #include "fetcher/session/session_commits.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/session/session_server.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
@@ -110,7 +111,7 @@ int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd) {
     Tell(ready_fd, std::string(listener.status().message()));
     return 1;
   }
-  WriteFileAtomic(absl::StrCat(config.session, "/fetcher.pid"), absl::StrCat(getpid(), "\n")).IgnoreError();
+  WriteFileAtomic(absl::StrCat(config.session, "/", VOL_SESSION_FETCHER_PID), absl::StrCat(getpid(), "\n")).IgnoreError();
   Tell(ready_fd, "ok");
   close(ready_fd);
 
@@ -125,11 +126,11 @@ int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd) {
   if (config.commit_at_exit) {
     absl::StatusOr<CommitReport> final = commits->Final();
     if (final.ok()) {
-      WriteFileAtomic(absl::StrCat(config.session, "/commit"),
+      WriteFileAtomic(absl::StrCat(config.session, "/", kSessionCommitFile),
                       absl::StrCat(final->files, " ", final->bytes_uploaded, " ", final->seq, "\n"))
           .IgnoreError();
     } else {
-      WriteFileAtomic(absl::StrCat(config.session, "/commit_error"), std::string(final.status().message()))
+      WriteFileAtomic(absl::StrCat(config.session, "/", kSessionCommitErrorFile), std::string(final.status().message()))
           .IgnoreError();
       rc = kFinalCommitFailed;
     }
@@ -138,7 +139,7 @@ int RunFetcher(const FetcherConfig& config, int ready_fd, int stop_fd) {
   FetchStats stats = engine->stats();
   engine.reset();  // joins the workers
   if (cache) cache->Settle();
-  WriteFileAtomic(absl::StrCat(config.session, "/stats"), FormatStats(stats)).IgnoreError();
+  WriteFileAtomic(absl::StrCat(config.session, "/", kSessionStatsFile), FormatStats(stats)).IgnoreError();
   if (!served.ok()) {
     fprintf(stderr, "vol: fetcher: %s\n", std::string(served.message()).c_str());
     return 1;

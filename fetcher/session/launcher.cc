@@ -18,6 +18,7 @@
 #include "fetcher/session/fetcher_process.h"
 #include "fetcher/session/mount_spec.h"
 #include "fetcher/session/session_dir.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/session/shim_locator.h"
 #include "fetcher/session/view_builder.h"
 #include "fetcher/util/fs.h"
@@ -77,7 +78,7 @@ int WaitOrKill(pid_t pid, absl::Duration timeout) {
 void ReportStats(const SessionDir& session) {
   const char* want = getenv("VOL_STATS");
   if (want == nullptr || *want == '\0' || strcmp(want, "0") == 0) return;
-  absl::StatusOr<std::string> text = ReadFile(session.File("stats"));
+  absl::StatusOr<std::string> text = ReadFile(session.File(kSessionStatsFile));
   if (!text.ok()) {
     fprintf(stderr, "vol: no fetcher statistics (the fetcher did not finish cleanly)\n");
     return;
@@ -249,24 +250,24 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
     int st = WaitOrKill(fetcher, absl::InfiniteDuration());
     if (WIFEXITED(st) && WEXITSTATUS(st) == kFinalCommitFailed) {
       commit_failed = true;
-      absl::StatusOr<std::string> why = ReadFile(session.File("commit_error"));
+      absl::StatusOr<std::string> why = ReadFile(session.File(kSessionCommitErrorFile));
       fprintf(stderr, "vol: error: the final commit failed: %s\n",
               why.ok() ? why->c_str() : "(no detail)");
     } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
       fprintf(stderr, "vol: the fetcher %s\n", DescribeStatus(st).c_str());
     } else if (isatty(STDERR_FILENO)) {
-      absl::StatusOr<std::string> done = ReadFile(session.File("commit"));
+      absl::StatusOr<std::string> done = ReadFile(session.File(kSessionCommitFile));
       unsigned long long files = 0, bytes = 0, seq = 0;
       if (done.ok() && sscanf(done->c_str(), "%llu %llu %llu", &files, &bytes, &seq) == 3 && files > 0) {
         fprintf(stderr, "vol: committed %llu changed files (%llu bytes uploaded)\n", files, bytes);
       }
     }
-  } else if (!o.read_only && !o.no_commit && access(session.File("changed").c_str(), F_OK) == 0) {
+  } else if (!o.read_only && !o.no_commit && access(session.File(kSessionChangedFile).c_str(), F_OK) == 0) {
     commit_failed = true;
     fprintf(stderr, "vol: error: the fetcher died, so the session's last changes were not committed; "
                     "they are in %s; publish them with: vol commit --session %s\n",
             session.path().c_str(), session.path().c_str());
-    WriteFileAtomic(session.File("keep"), "fetcher died\n").IgnoreError();
+    WriteFileAtomic(session.File(kSessionKeepFile), "fetcher died\n").IgnoreError();
   }
   ReportStats(session);
   if (commit_failed) {
@@ -310,7 +311,7 @@ absl::StatusOr<int> RunSession(const RunOptions& o) {
   absl::StatusOr<SessionDir> session = SessionDir::Create(cache_dir);
   if (!session.ok()) return session.status();
   absl::StatusOr<int> rc = RunInSession(o, mounts, **store, *shim, cache_dir, *session);
-  if (access(session->File("keep").c_str(), F_OK) == 0) return rc;  // changes to publish later
+  if (access(session->File(kSessionKeepFile).c_str(), F_OK) == 0) return rc;  // changes to publish later
   if (absl::Status s = session->Remove(); !s.ok()) {
     fprintf(stderr, "vol: warning: cannot remove session %s: %s\n", session->path().c_str(),
             std::string(s.message()).c_str());

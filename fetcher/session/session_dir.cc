@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/util/fs.h"
 #include "vol/session.h"
 
@@ -27,7 +28,7 @@ std::string RandomId() {
 }
 
 bool OwnerAlive(const std::string& session) {
-  absl::StatusOr<std::string> text = ReadFile(session + "/owner");
+  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session, "/", kSessionOwnerFile));
   int pid = 0;
   if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) {
     // No owner yet: being created right now, or very old. Leave it alone
@@ -49,9 +50,9 @@ void RemoveStale(const std::string& sessions) {
   while (struct dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     std::string s = absl::StrCat(sessions, "/", e->d_name);
-    if (access((s + "/keep").c_str(), F_OK) == 0) continue;
+    if (access(absl::StrCat(s, "/", kSessionKeepFile).c_str(), F_OK) == 0) continue;
     if (OwnerAlive(s)) continue;
-    if (access((s + "/changed").c_str(), F_OK) == 0) {
+    if (access(absl::StrCat(s, "/", kSessionChangedFile).c_str(), F_OK) == 0) {
       // Killed whole with changes not yet committed: they are published from here.
       fprintf(stderr,
               "vol: kept session %s: it was killed before committing its changes; publish them with "
@@ -60,7 +61,7 @@ void RemoveStale(const std::string& sessions) {
       continue;
     }
     std::string control = ShortControlDir(e->d_name);
-    if (control != s && access((control + "/changed").c_str(), F_OK) == 0) continue;  // its views
+    if (control != s && access(absl::StrCat(control, "/", kSessionChangedFile).c_str(), F_OK) == 0) continue;  // its views
     stale.push_back(s);
   }
   closedir(d);
@@ -93,7 +94,7 @@ bool ProcessAlive(int pid) {
 }
 
 absl::Status RemoveSessionDir(const std::string& path) {
-  absl::StatusOr<std::string> views_home = ReadFile(path + "/views-dir");
+  absl::StatusOr<std::string> views_home = ReadFile(absl::StrCat(path, "/", kSessionViewsDirFile));
   absl::Status s = RemoveTreeForce(path);
   if (views_home.ok() && !views_home->empty()) {
     absl::Status v = RemoveTreeForce(*views_home);
@@ -124,13 +125,13 @@ absl::StatusOr<SessionDir> SessionDir::Create(const std::string& cache_dir) {
     if (mkdir(d.path_.c_str(), 0700) != 0) {
       return ErrnoError(absl::StrCat("cannot create session directory ", d.path_), errno);
     }
-    if (absl::Status s = WriteFileAtomic(d.path_ + "/views-dir", home); !s.ok()) return s;
-    if (absl::Status s = WriteFileAtomic(home + "/owner", absl::StrCat(getpid(), "\n")); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomic(absl::StrCat(d.path_, "/", kSessionViewsDirFile), home); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomic(absl::StrCat(home, "/", kSessionOwnerFile), absl::StrCat(getpid(), "\n")); !s.ok()) return s;
   }
   if (mkdir(d.views_.c_str(), 0700) != 0) {
     return ErrnoError(absl::StrCat("cannot create ", d.views_), errno);
   }
-  if (absl::Status s = WriteFileAtomic(d.File("owner"), absl::StrCat(getpid(), "\n")); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomic(d.File(kSessionOwnerFile), absl::StrCat(getpid(), "\n")); !s.ok()) return s;
   return d;
 }
 
