@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/match.h"
@@ -14,8 +15,8 @@ namespace {
 // realpath(3) without its readlink of every component (a change deep in a
 // tree would cost one system call per level): the kernel resolves the path
 // once, and names what it reached.
-std::optional<std::string> RealPath(const std::string& path) {
-  int fd = open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+std::optional<std::string> RealPath(const std::string& path, int flags = O_DIRECTORY) {
+  int fd = open(path.c_str(), O_PATH | flags | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::string link = absl::StrCat("/proc/self/fd/", fd);
   char buf[PATH_MAX];
@@ -47,13 +48,26 @@ std::optional<ResolvedPath> ChangedPathResolver::Resolve(size_t mount, const std
   if (dir.empty() || dir.find_first_not_of('/') == std::string::npos) return ResolvedPath{mount, *lexical};
   std::optional<std::string> real_dir = RealPath(absl::StrCat(views_[mount], "/", dir));
   if (!real_dir) return ResolvedPath{mount, *lexical};
+  std::optional<ResolvedPath> in = InViews(*real_dir);
+  if (!in) return std::nullopt;
+  in->path = in->path.empty() ? name : absl::StrCat(in->path, "/", name);
+  return in;
+}
+
+std::optional<ResolvedPath> ChangedPathResolver::Target(const ResolvedPath& p) const {
+  std::string local = p.path.empty() ? views_[p.mount] : absl::StrCat(views_[p.mount], "/", p.path);
+  struct stat st;
+  if (lstat(local.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return std::nullopt;
+  std::optional<std::string> real = RealPath(local, 0);
+  return real ? InViews(*real) : std::nullopt;
+}
+
+std::optional<ResolvedPath> ChangedPathResolver::InViews(const std::string& real) const {
   for (size_t m = 0; m < real_views_.size(); ++m) {
     const std::string& root = real_views_[m];
     if (root.empty()) continue;
-    if (*real_dir == root) return ResolvedPath{m, name};
-    if (absl::StartsWith(*real_dir, root) && (*real_dir)[root.size()] == '/') {
-      return ResolvedPath{m, absl::StrCat(real_dir->substr(root.size() + 1), "/", name)};
-    }
+    if (real == root) return ResolvedPath{m, ""};
+    if (absl::StartsWith(real, root) && real[root.size()] == '/') return ResolvedPath{m, real.substr(root.size() + 1)};
   }
   return std::nullopt;
 }

@@ -142,10 +142,18 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
           }
           Changed(dest->mount, dest->path);
         }
-      } else if (req.offset == VOL_CHANGED_DISCARD) {
-        engine_.Discard(view);
       } else {
-        engine_.MarkDirty(view);
+        // Through a symlink, content and metadata changes reach its target.
+        std::optional<ResolvedPath> target = resolver_.Target(*from);
+        if (target) {
+          view = InView(mounts_[target->mount], target->path);
+          Changed(target->mount, target->path);
+        }
+        if (req.offset == VOL_CHANGED_DISCARD) {
+          engine_.Discard(view);
+        } else {
+          engine_.MarkDirty(view);
+        }
       }
       Changed(from->mount, from->path);
       guarded(ResponseFor(absl::OkStatus()));

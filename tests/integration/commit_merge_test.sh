@@ -107,6 +107,9 @@ test_special_files_and_symlinked_directories_block_nothing() {
     mkfifo /mnt/w/pipe
     echo ok > /mnt/w/ok
     echo e > /mnt/w/latest/extra.txt
+    cat /mnt/w/ckpt/step-100/weights > /dev/null   # fetched whole: only the write says it changed
+    ln -s ckpt/step-100/weights /mnt/w/wlink
+    echo rewritten >> /mnt/w/wlink
     tar -xf '"$T"'/a.tar -C /mnt/w
     sleep 2.5' 2>&1) || fail "vol run failed: $err"
   assert_eq 1 "$(grep -c 'not published (not a file, directory or symlink): /mnt/w/pipe' <<<"$err")" "pipe named once: $err"
@@ -114,6 +117,7 @@ test_special_files_and_symlinked_directories_block_nothing() {
   assert_eq ok "$("$VOL" get s /ok -)"
   assert_eq inside "$("$VOL" get s /file -)"
   assert_eq e "$("$VOL" get s /ckpt/step-100/extra.txt -)" "the write through latest/"
+  assert_eq "$(printf 'w\nrewritten')" "$("$VOL" get s /ckpt/step-100/weights -)" "the write through wlink"
   "$VOL" ls -l s / | grep -q 'latest -> ckpt/step-100' || fail "latest is no longer the symlink: $("$VOL" ls -l s /)"
   ! "$VOL" ls s / | grep -qx 'pipe\|fifo' || fail "a FIFO was published"
 }
@@ -315,7 +319,7 @@ sys.exit(1 if bad else 0)
 test_randomised_concurrent_sessions_and_cli_writers() {
   local trials=${VOL_RACE_TRIALS:-1} trial i
   for trial in $(seq 1 "$trials"); do
-    "$VOL" delete v >/dev/null 2>&1 || true
+    export VOL_ENV=trial$trial  # a fresh volume v per trial
     "$VOL" create v >/dev/null
     mkdir -p base/shared/s0 base/shared/s1 base/shared/s2 base/common
     echo base > base/shared/s0/base.txt

@@ -1,6 +1,7 @@
 // ResolveChangedPath: a changed path is where the kernel put the change.
 #include "fetcher/session/changed_path.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,17 @@ TEST(ChangedPath, DotsSymlinkedDirectoriesAndOtherMounts) {
   EXPECT_EQ(at("f"), "0:f");
   EXPECT_EQ(at(""), "0:");
   EXPECT_EQ(at("../escape"), "none");
+
+  // What a symlink to a file points to: the file a write through it changes.
+  ASSERT_EQ(symlink("ckpt/step-100/w", (v + "/wlink").c_str()), 0);
+  ASSERT_EQ(close(creat((v + "/ckpt/step-100/w").c_str(), 0644)), 0);
+  std::optional<ResolvedPath> link = r.Resolve(0, "wlink");
+  ASSERT_TRUE(link.has_value());
+  std::optional<ResolvedPath> target = r.Target(*link);
+  ASSERT_TRUE(target.has_value());
+  EXPECT_EQ(target->path, "ckpt/step-100/w");
+  EXPECT_FALSE(r.Target(ResolvedPath{0, "ckpt"}).has_value()) << "not a symlink";
+  EXPECT_FALSE(r.Target(ResolvedPath{0, "out"}).has_value()) << "points outside the views";
 }
 
 }  // namespace
