@@ -222,6 +222,31 @@ if sys.argv[1] == "1":
   assert_eq 600 "$(stat -c %a got/f)"
 }
 
+# Item 9: a session killed whole whose journal could not be written (disk
+# full): vol commit --session compares the view with the base, so the
+# removal and the new file are published all the same.
+test_killed_session_with_a_lost_journal_loses_no_removal() {
+  "$VOL" create j >/dev/null
+  mkdir -p src/d && echo gone > src/gone.txt && echo keep > src/d/keep.txt && head -c 5000000 /dev/urandom > src/d/cold.bin
+  "$VOL" put j src/ / >/dev/null
+  "$VOL" run -v j --commit-every 0 -- bash -c '
+    rm /mnt/j/gone.txt
+    echo new > /mnt/j/d/new.txt
+    mv /mnt/j/d/keep.txt /mnt/j/kept.txt
+    kill -9 $PPID $(cat "$VOL_SESSION/fetcher.pid"); sleep 0.2' >/dev/null 2>&1 || true
+  sleep 0.3
+  local dir
+  dir=$(ls -d "$T"/.cache/vol/sessions/*)
+  [[ -f "$dir/recover.json" ]] || fail "the killed session has no recover.json"
+  : > "$dir/journal"  # what a full disk leaves
+  local out
+  out=$("$VOL" commit --session "$dir" 2>&1) || fail "vol commit --session: $out"
+  assert_eq "d/ kept.txt" "$("$VOL" ls j / | tr '\n' ' ' | sed 's/ $//')" "the root after recovery"
+  assert_eq "cold.bin new.txt" "$("$VOL" ls j /d | tr '\n' ' ' | sed 's/ $//')"
+  assert_eq keep "$("$VOL" get j /kept.txt -)"
+  "$VOL" get j /d/cold.bin cold >/dev/null && cmp cold src/d/cold.bin || fail "the never-read file changed"
+}
+
 # Concurrent sessions (background commits every second) and vol put / cp /
 # rm on overlapping trees. Each writer uses names of its own inside shared
 # directories (which sessions also touch, chmod and mkdir -p), moves and
