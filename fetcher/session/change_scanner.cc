@@ -6,7 +6,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fetcher/format/json_bytes.h"
 #include "fetcher/session/view_builder.h"

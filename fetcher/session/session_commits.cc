@@ -1,5 +1,6 @@
 #include "fetcher/session/session_commits.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/match.h"
