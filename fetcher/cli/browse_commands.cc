@@ -1,6 +1,7 @@
 // vol ls / rm / cp: look at and rearrange what a volume holds. rm and cp
 // change only trees (cp copies entries, which name the same chunks: no data
-// is copied), each as one atomic commit.
+// is copied), each as one atomic commit. cp -r into an existing directory
+// merges like cp -r (MergeEntry): files only the target has stay.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,8 @@
 #include "absl/strings/str_join.h"
 #include "fetcher/cli/cli.h"
 #include "fetcher/util/progress.h"
+#include "fetcher/format/json_bytes.h"
+#include "fetcher/volume/change_replay.h"
 #include "fetcher/volume/commit_log.h"
 #include "fetcher/volume/tree_editor.h"
 #include "fetcher/volume/volume_writer.h"
@@ -36,10 +39,11 @@ std::string ModeString(const Entry& e) {
 }
 
 json EntryJson(const Entry& e, const std::string& path) {
-  json j = {{"name", e.name}, {"path", path}, {"type", EntryTypeName(e.type)},
+  // Names and targets that are not UTF-8 in FORMAT.md's {"base64": ...} form.
+  json j = {{"name", BytesToJson(e.name)}, {"path", BytesToJson(path)}, {"type", EntryTypeName(e.type)},
             {"size", e.size}, {"mode", absl::StrFormat("%04o", e.mode)},
             {"mtime", FormatTime(e.mtime_ns)}, {"mtime_ns", e.mtime_ns}};
-  if (e.is_symlink()) j["target"] = e.target;
+  if (e.is_symlink()) j["target"] = BytesToJson(e.target);
   if (e.is_dir()) j["files"] = e.files;
   return j;
 }
@@ -63,7 +67,7 @@ absl::StatusOr<int> Ls(const GlobalOptions& g, const std::string& name, const st
   if (as_json) {
     json out = json::array();
     for (const Entry& e : entries) out.push_back(EntryJson(e, full(e)));
-    printf("%s\n", out.dump(2).c_str());
+    printf("%s\n", DumpJson(out, 2).c_str());
     return 0;
   }
   for (const Entry& e : entries) {
@@ -135,30 +139,31 @@ absl::StatusOr<int> Cp(const GlobalOptions& g, const std::string& name,
                            " is not one"));
         }
         for (const VolumePath& src : sources) {
-          absl::StatusOr<std::optional<Entry>> e = tree.Lookup(src);
+          // Resolved: an earlier source of this cp may have changed it.
+          absl::StatusOr<std::optional<Entry>> e = tree.Resolve(src);
           if (!e.ok()) return e.status();
           if (!e->has_value()) {
-            return absl::NotFoundError(absl::StrCat("no such path in volume '", name, "': ", src.ToString()));
+            return absl::NotFoundError(absl::StrCat("no such path in volume '", name, "': ", ShowBytes(src.ToString())));
           }
           if ((*e)->is_dir() && !recursive) {
             return absl::FailedPreconditionError(
-                absl::StrCat(src.ToString(), " is a directory (use -r to copy it)"));
+                absl::StrCat(ShowBytes(src.ToString()), " is a directory (use -r to copy it)"));
           }
           VolumePath target = into_dir ? dst->Child(src.Name()) : *dst;
           if (target.parts.size() > src.parts.size() &&
               std::equal(src.parts.begin(), src.parts.end(), target.parts.begin())) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("cannot copy ", src.ToString(), " into itself (", target.ToString(), ")"));
+            return absl::InvalidArgumentError(absl::StrCat("cannot copy ", ShowBytes(src.ToString()),
+                                                           " into itself (", ShowBytes(target.ToString()), ")"));
           }
           absl::StatusOr<std::optional<Entry>> existing = tree.Lookup(target);
           if (!existing.ok()) return existing.status();
-          if (existing->has_value() && (*existing)->is_dir() && !(*e)->is_dir()) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("cannot overwrite directory ", target.ToString(), " with a file"));
+          if (existing->has_value() && (*existing)->is_dir() != (*e)->is_dir()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "cannot overwrite ", (*existing)->is_dir() ? "directory " : "non-directory ",
+                ShowBytes(target.ToString()), " with ", (*e)->is_dir() ? "a directory" : "a file"));
           }
-          stats.files += FilesIn(**e);
-          stats.bytes += (*e)->size;
-          if (absl::Status s = tree.Put(target, **e); !s.ok()) return s;
+          // Into an existing directory, like cp -r: what only the target has stays.
+          if (absl::Status s = MergeEntry(tree, target, **e, stats); !s.ok()) return s;
         }
         return absl::OkStatus();
       });

@@ -5,7 +5,7 @@
 
 #include "fetcher/cli/cli.h"
 #include "fetcher/session/session_client.h"
-#include "fetcher/session/session_commits.h"
+#include "fetcher/session/session_recovery.h"
 #include "fetcher/util/progress.h"
 
 namespace vol {
@@ -20,7 +20,7 @@ void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) 
       "final commit failed or it was killed (`vol run` names DIR).",
       [mount, session]() -> absl::StatusOr<int> {
         if (!session->empty()) {
-          absl::StatusOr<CommitReport> r = PublishPending(*session);
+          absl::StatusOr<CommitReport> r = RecoverSession(*session);
           if (!r.ok()) return r.status();
           printf("Committed %llu changed files (%s uploaded).\n", static_cast<unsigned long long>(r->files),
                  HumanBytes(r->bytes_uploaded).c_str());

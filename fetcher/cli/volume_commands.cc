@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "fetcher/cli/cli.h"
+#include "fetcher/format/json_bytes.h"
 #include "fetcher/util/progress.h"
 #include "fetcher/volume/commit_log.h"
 #include "fetcher/volume/volume_writer.h"
@@ -51,7 +52,7 @@ absl::StatusOr<int> List(const GlobalOptions& g, bool as_json) {
                     HumanBytes(head->bytes)});
   }
   if (as_json) {
-    printf("%s\n", out.dump(2).c_str());
+    printf("%s\n", DumpJson(out, 2).c_str());
     return 0;
   }
   size_t w = 4;
@@ -114,7 +115,7 @@ absl::StatusOr<int> History(const GlobalOptions& g, const std::string& name, boo
                      {"files", c.files}, {"bytes", c.bytes}, {"files_changed", c.files_changed},
                      {"bytes_changed", c.bytes_changed}, {"root", c.root.Hex()}});
     }
-    printf("%s\n", out.dump(2).c_str());
+    printf("%s\n", DumpJson(out, 2).c_str());
     return 0;
   }
   printf("%-7s  %-19s  %-16s  %13s  %13s  %s\n", "COMMIT", "TIME", "HOST", "FILES CHANGED",

@@ -56,12 +56,16 @@ const char* KindName(ObjectKind kind) {
   return "unknown";
 }
 
-EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_compress) {
+uint8_t MaxFormatVersion(ObjectKind kind) {
+  return kind == ObjectKind::kTree ? kTreeFormatVersion2 : kObjectFormatVersion;
+}
+
+EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_compress, uint8_t version) {
   EncodedObject out;
   out.id = ObjectId::Of(raw);
   std::string header(kObjectHeaderSize, '\0');
   memcpy(header.data(), kMagic, 4);
-  header[4] = static_cast<char>(kObjectFormatVersion);
+  header[4] = static_cast<char>(version);
   header[5] = static_cast<char>(kind);
   PutLe64(header.data() + 8, raw.size());
   memcpy(header.data() + 16, out.id.bytes().data(), 16);
@@ -97,15 +101,18 @@ absl::StatusOr<absl::string_view> Decode(ObjectKind kind, absl::string_view byte
   }
   if (memcmp(bytes.data(), kMagic, 4) != 0) return Corrupt(name, "not a vol object");
   uint8_t version = static_cast<uint8_t>(bytes[4]);
-  if (version != kObjectFormatVersion) {
+  auto newer = [&] {
     return absl::FailedPreconditionError(absl::StrCat(
-        "object ", name, " has format version ", version, "; this vol reads version ",
-        kObjectFormatVersion, ": upgrade vol to read this store"));
-  }
+        "object ", name, " has format version ", version, "; this vol reads ", KindName(kind),
+        " objects up to version ", MaxFormatVersion(kind), ": upgrade vol to read this store"));
+  };
+  if (version == 0) return Corrupt(name, "format version 0");
+  if (version > kTreeFormatVersion2) return newer();
   if (static_cast<uint8_t>(bytes[5]) != static_cast<uint8_t>(kind)) {
     return Corrupt(name, absl::StrCat("expected a ", KindName(kind), ", found kind ",
                                       static_cast<int>(static_cast<uint8_t>(bytes[5]))));
   }
+  if (version > MaxFormatVersion(kind)) return newer();
   uint64_t raw_size = GetLe64(bytes.data() + 8);
   absl::string_view payload = bytes.substr(kObjectHeaderSize);
   absl::string_view raw;
@@ -140,11 +147,11 @@ absl::StatusOr<absl::string_view> Decode(ObjectKind kind, absl::string_view byte
   return raw;
 }
 
-absl::Status CheckNamed(absl::string_view bytes, const ObjectId& expected, absl::string_view name) {
+absl::Status CheckNamed(ObjectKind kind, absl::string_view bytes, const ObjectId& expected, absl::string_view name) {
   if (bytes.size() >= kObjectHeaderSize &&
       memcmp(bytes.data() + 16, expected.bytes().data(), 16) != 0 &&
       memcmp(bytes.data(), kMagic, 4) == 0 &&
-      static_cast<uint8_t>(bytes[4]) == kObjectFormatVersion) {
+      static_cast<uint8_t>(bytes[4]) >= 1 && static_cast<uint8_t>(bytes[4]) <= MaxFormatVersion(kind)) {
     return Corrupt(name, "its header names different content");
   }
   return absl::OkStatus();
@@ -164,13 +171,13 @@ absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view byte
 absl::StatusOr<absl::string_view> DecodeObjectView(ObjectKind kind, absl::string_view bytes,
                                                    const ObjectId& expected, absl::string_view name,
                                                    std::string* scratch) {
-  if (absl::Status s = CheckNamed(bytes, expected, name); !s.ok()) return s;
+  if (absl::Status s = CheckNamed(kind, bytes, expected, name); !s.ok()) return s;
   return Decode(kind, bytes, name, scratch);
 }
 
 absl::StatusOr<std::string> DecodeObjectWithId(ObjectKind kind, absl::string_view bytes,
                                                const ObjectId& expected, absl::string_view name) {
-  if (absl::Status s = CheckNamed(bytes, expected, name); !s.ok()) return s;
+  if (absl::Status s = CheckNamed(kind, bytes, expected, name); !s.ok()) return s;
   return DecodeObject(kind, bytes, name);
 }
 

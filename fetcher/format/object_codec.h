@@ -1,7 +1,7 @@
 // The envelope every stored object is wrapped in (docs/FORMAT.md):
 //
 //   0  4  magic "VOLO"
-//   4  1  format version (kObjectFormatVersion)
+//   4  1  format version (kObjectFormatVersion; trees may be kTreeFormatVersion2)
 //   5  1  kind (ObjectKind)
 //   6  1  codec (0 raw, 1 zstd)
 //   7  1  reserved, 0
@@ -10,8 +10,15 @@
 //  32  …  payload, encoded by codec
 //
 // DecodeObject never returns bytes it has not checked: wrong magic, kind, size
-// or checksum is DataLoss naming the object; an unknown version or codec is
-// FailedPrecondition (a newer vol wrote it), never a misread.
+// or checksum is DataLoss naming the object; a version this vol does not know
+// for that kind, or an unknown codec, is FailedPrecondition ("upgrade vol": a
+// newer vol wrote it), never a misread.
+//
+// Versions: every kind is written as version 1, except a tree that needs what
+// version 1 cannot say (a name or link target that is not UTF-8, extended
+// attributes, an owner: docs/FORMAT.md), which is written as version 2. So a
+// store whose names are all UTF-8 stays readable by a vol that knows only
+// version 1, and a tree it cannot read is refused, not misread.
 #ifndef VOL_FETCHER_FORMAT_OBJECT_CODEC_H_
 #define VOL_FETCHER_FORMAT_OBJECT_CODEC_H_
 
@@ -26,12 +33,15 @@
 namespace vol {
 
 inline constexpr uint8_t kObjectFormatVersion = 1;
+inline constexpr uint8_t kTreeFormatVersion2 = 2;
 inline constexpr size_t kObjectHeaderSize = 32;
 
 enum class ObjectKind : uint8_t { kChunk = 1, kTree = 2, kCommit = 3, kVolume = 4 };
 enum class Codec : uint8_t { kRaw = 0, kZstd = 1 };
 
 const char* KindName(ObjectKind kind);
+// The newest format version this vol reads for `kind`.
+uint8_t MaxFormatVersion(ObjectKind kind);
 
 struct EncodedObject {
   ObjectId id;        // XXH3-128 of the raw payload
@@ -41,7 +51,8 @@ struct EncodedObject {
 
 // Compresses with zstd when that saves at least 1/16 of the size (model
 // weights barely compress, and storing them raw saves every reader the work).
-EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_compress = true);
+EncodedObject EncodeObject(ObjectKind kind, absl::string_view raw, bool try_compress = true,
+                           uint8_t version = kObjectFormatVersion);
 
 // `name` is used in error messages (usually the store key).
 absl::StatusOr<std::string> DecodeObject(ObjectKind kind, absl::string_view bytes,

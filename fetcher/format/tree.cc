@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "fetcher/format/content_object.h"
+#include "fetcher/format/json_bytes.h"
 #include "fetcher/format/keys.h"
 #include "fetcher/format/object_codec.h"
 
@@ -53,10 +54,20 @@ uint64_t Tree::TotalBytes() const {
   return n;
 }
 
+uint8_t TreeFormatVersion(const Tree& tree) {
+  for (const Entry& e : tree.entries) {
+    if (!IsValidUtf8(e.name) || !IsValidUtf8(e.target) || !e.xattrs.empty() || e.owner.has_value()) {
+      return kTreeFormatVersion2;
+    }
+  }
+  return kObjectFormatVersion;
+}
+
 std::string EncodeTree(const Tree& tree) {
   json entries = json::array();
   for (const Entry& e : tree.entries) {
-    json j = {{"name", e.name}, {"type", EntryTypeName(e.type)}, {"mode", e.mode},
+    // Version 1's fields, in version 1's order, so its bytes (and ids) are unchanged.
+    json j = {{"name", BytesToJson(e.name)}, {"type", EntryTypeName(e.type)}, {"mode", e.mode},
               {"mtime", e.mtime_ns}, {"size", e.size}};
     switch (e.type) {
       case EntryType::kFile: {
@@ -70,12 +81,22 @@ std::string EncodeTree(const Tree& tree) {
         j["files"] = e.files;
         break;
       case EntryType::kSymlink:
-        j["target"] = e.target;
+        j["target"] = BytesToJson(e.target);
         break;
+    }
+    // Version 2's.
+    if (!e.xattrs.empty()) {
+      json xattrs = json::array();
+      for (const Xattr& x : e.xattrs) xattrs.push_back({BytesToJson(x.name), BytesToJson(x.value)});
+      j["xattrs"] = std::move(xattrs);
+    }
+    if (e.owner) {
+      j["uid"] = e.owner->uid;
+      j["gid"] = e.owner->gid;
     }
     entries.push_back(std::move(j));
   }
-  return json{{"entries", std::move(entries)}}.dump();
+  return DumpJson(json{{"entries", std::move(entries)}});
 }
 
 absl::StatusOr<Tree> DecodeTree(absl::string_view raw, absl::string_view name) {
@@ -88,8 +109,11 @@ absl::StatusOr<Tree> DecodeTree(absl::string_view raw, absl::string_view name) {
   try {
     for (const json& j : doc["entries"]) {
       Entry e;
-      e.name = j.at("name").get<std::string>();
-      if (!ValidName(e.name)) return Malformed(name, absl::StrCat("bad entry name '", e.name, "'"));
+      std::optional<std::string> entry_name = BytesFromJson(j.at("name"));
+      if (!entry_name || !ValidName(*entry_name)) {
+        return Malformed(name, absl::StrCat("bad entry name '", ShowBytes(entry_name.value_or("?")), "'"));
+      }
+      e.name = *std::move(entry_name);
       std::string type = j.at("type").get<std::string>();
       e.mode = j.at("mode").get<uint32_t>() & 07777;
       e.mtime_ns = j.at("mtime").get<int64_t>();
@@ -103,7 +127,9 @@ absl::StatusOr<Tree> DecodeTree(absl::string_view raw, absl::string_view name) {
           e.chunks.push_back({*id, c.at(1).get<uint64_t>()});
           total += e.chunks.back().size;
         }
-        if (total != e.size) return Malformed(name, absl::StrCat("chunks of '", e.name, "' do not add up"));
+        if (total != e.size) {
+          return Malformed(name, absl::StrCat("chunks of '", ShowBytes(e.name), "' do not add up"));
+        }
       } else if (type == "dir") {
         e.type = EntryType::kDir;
         std::optional<ObjectId> id = ObjectId::FromHex(j.at("tree").get<std::string>());
@@ -112,9 +138,23 @@ absl::StatusOr<Tree> DecodeTree(absl::string_view raw, absl::string_view name) {
         e.files = j.at("files").get<uint64_t>();
       } else if (type == "symlink") {
         e.type = EntryType::kSymlink;
-        e.target = j.at("target").get<std::string>();
+        std::optional<std::string> target = BytesFromJson(j.at("target"));
+        if (!target) return Malformed(name, absl::StrCat("bad target of '", ShowBytes(e.name), "'"));
+        e.target = *std::move(target);
       } else {
         return Malformed(name, absl::StrCat("unknown entry type '", type, "'"));
+      }
+      if (auto x = j.find("xattrs"); x != j.end()) {
+        for (const json& pair : x->get_ref<const json::array_t&>()) {
+          std::optional<std::string> xn = BytesFromJson(pair.at(0)), xv = BytesFromJson(pair.at(1));
+          if (!xn || !xv || xn->empty() || (!e.xattrs.empty() && !(e.xattrs.back().name < *xn))) {
+            return Malformed(name, absl::StrCat("bad xattrs of '", ShowBytes(e.name), "'"));
+          }
+          e.xattrs.push_back({*std::move(xn), *std::move(xv)});
+        }
+      }
+      if (j.contains("uid") || j.contains("gid")) {
+        e.owner = Owner{j.at("uid").get<uint32_t>(), j.at("gid").get<uint32_t>()};
       }
       if (!tree.entries.empty() && !(tree.entries.back().name < e.name)) {
         return Malformed(name, "entries not sorted");
@@ -128,7 +168,7 @@ absl::StatusOr<Tree> DecodeTree(absl::string_view raw, absl::string_view name) {
 }
 
 absl::StatusOr<ObjectId> WriteTree(ObjectStore& store, const Tree& tree) {
-  EncodedObject obj = EncodeObject(ObjectKind::kTree, EncodeTree(tree));
+  EncodedObject obj = EncodeObject(ObjectKind::kTree, EncodeTree(tree), true, TreeFormatVersion(tree));
   absl::StatusOr<ContentOutcome> stored = StoreContentObject(store, TreeKey(obj.id), obj);
   if (!stored.ok()) return stored.status();
   return obj.id;

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,6 +81,17 @@ ObjectId ContentKey(const Entry& e) {
   for (const ChunkRef& c : e.chunks) {
     buf.append(reinterpret_cast<const char*>(c.id.bytes().data()), c.id.bytes().size());
     put(c.size);
+  }
+  // xattrs and owner live in the inode too: files that differ in them are two files.
+  for (const Xattr& x : e.xattrs) {
+    put(x.name.size());
+    buf.append(x.name);
+    put(x.value.size());
+    buf.append(x.value);
+  }
+  if (e.owner) {
+    put(e.owner->uid);
+    put(e.owner->gid);
   }
   return ObjectId::Of(buf);
 }
@@ -204,6 +216,17 @@ absl::StatusOr<ContentCache::File> ContentCache::Open(const Entry& entry) {
     struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(entry.mtime_ns)};
     if (ftruncate(tmp.get(), static_cast<off_t>(entry.size)) != 0 || futimens(tmp.get(), times) != 0) {
       return ErrnoError(absl::StrCat("cannot prepare cache file ", part), errno);
+    }
+    // Its user.* xattrs (and its owner, as root) while it can still be
+    // written: they are part of its key, so every view of it wants them.
+    for (const Xattr& x : entry.xattrs) {
+      if (fsetxattr(tmp.get(), x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
+        if (errno == ENOTSUP) break;  // this file system keeps none
+        return ErrnoError(absl::StrCat("cannot set an xattr on cache file ", part), errno);
+      }
+    }
+    if (entry.owner && geteuid() == 0 && fchown(tmp.get(), entry.owner->uid, entry.owner->gid) != 0) {
+      return ErrnoError(absl::StrCat("cannot set the owner of cache file ", part), errno);
     }
     if (LinkFd(tmp.get(), part) != 0) {
       if (errno == EEXIST) continue;  // another session made it first: use theirs

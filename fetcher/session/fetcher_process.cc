@@ -20,6 +20,7 @@
 #include "fetcher/session/private_copy.h"
 #include "fetcher/session/session_commits.h"
 #include "fetcher/session/session_dir.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/session/session_server.h"
 #include "fetcher/session/view_index.h"
 #include "fetcher/session/view_populator.h"
@@ -155,9 +156,9 @@ int Serve(const FetcherConfig& config, int ready_fd) {
   Tell(ready_fd, "ok");
   close(ready_fd);
 
-  SessionViewIndex index(*engine, *populator);
+  std::unique_ptr<ViewIndex> index = NewSessionViewIndex(*engine, *populator);
   auto privates = std::make_unique<PrivateCopies>(*engine, **presence);
-  auto commits = std::make_unique<SessionCommits>(store, *engine, *populator, index, mounts, config.session);
+  auto commits = std::make_unique<SessionCommits>(store, *engine, *populator, *index, mounts, config.session);
   OtherRequestHandler other = [&](const vol_request& req, UniqueFd passed,
                                   std::function<void(const vol_response&)> reply) {
     auto answer = [reply](absl::Status s) { reply(ResponseFor(s)); };
@@ -178,11 +179,11 @@ int Serve(const FetcherConfig& config, int ready_fd) {
   if (config.commit_at_exit) {
     absl::StatusOr<CommitReport> final = commits->Final();
     if (final.ok()) {
-      WriteFileAtomic(absl::StrCat(config.session, "/commit"),
+      WriteFileAtomic(absl::StrCat(config.session, "/", kSessionCommitFile),
                       absl::StrCat(final->files, " ", final->bytes_uploaded, " ", final->seq, "\n"))
           .IgnoreError();
     } else {
-      WriteFileAtomic(absl::StrCat(config.session, "/commit_error"), std::string(final.status().message()))
+      WriteFileAtomic(absl::StrCat(config.session, "/", kSessionCommitErrorFile), std::string(final.status().message()))
           .IgnoreError();
       rc = kFinalCommitFailed;
     }

@@ -20,6 +20,7 @@
 #include "fetcher/session/fetcher_process.h"
 #include "fetcher/session/mount_spec.h"
 #include "fetcher/session/session_dir.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/session/shim_locator.h"
 #include "fetcher/session/view_populator.h"
 #include "fetcher/util/fs.h"
@@ -83,7 +84,7 @@ int WaitOrKill(pid_t pid, absl::Duration timeout) {
 void ReportStats(const SessionDir& session) {
   const char* want = getenv("VOL_STATS");
   if (want == nullptr || *want == '\0' || strcmp(want, "0") == 0) return;
-  absl::StatusOr<std::string> text = ReadFile(session.File("stats"));
+  absl::StatusOr<std::string> text = ReadFile(session.File(kSessionStatsFile));
   if (!text.ok()) {
     fprintf(stderr, "vol: no fetcher statistics (the fetcher did not finish cleanly)\n");
     return;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,6 +34,38 @@ absl::Status CopyContent(int from, int to, uint64_t size) {
     if (n < 0) return ErrnoError("cannot make a private copy", errno);
     if (n == 0) return absl::DataLossError("the content file ended early");
     done += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// The user.* xattrs and (as root) the owner of `from` onto `to`: a private
+// copy is the same file to the program.
+absl::Status CopyMetadata(int from, int to, const struct stat& st) {
+  std::string names(4096, '\0');
+  ssize_t n = flistxattr(from, names.data(), names.size());
+  if (n < 0 && errno == ERANGE) {
+    n = flistxattr(from, nullptr, 0);
+    if (n > 0) {
+      names.resize(static_cast<size_t>(n));
+      n = flistxattr(from, names.data(), names.size());
+    }
+  }
+  if (n < 0 && errno != ENOTSUP) return ErrnoError("cannot list xattrs for a private copy", errno);
+  for (size_t at = 0; n > 0 && at < static_cast<size_t>(n);) {
+    std::string name(names.data() + at);
+    at += name.size() + 1;
+    if (name.rfind("user.", 0) != 0) continue;
+    ssize_t len = fgetxattr(from, name.c_str(), nullptr, 0);
+    if (len < 0) continue;
+    std::string value(static_cast<size_t>(len), '\0');
+    len = fgetxattr(from, name.c_str(), value.data(), value.size());
+    if (len < 0) continue;
+    if (fsetxattr(to, name.c_str(), value.data(), static_cast<size_t>(len), 0) != 0 && errno != ENOTSUP) {
+      return ErrnoError("cannot copy an xattr to a private copy", errno);
+    }
+  }
+  if (geteuid() == 0 && fchown(to, st.st_uid, st.st_gid) != 0) {
+    return ErrnoError("cannot set the owner of a private copy", errno);
   }
   return absl::OkStatus();
 }
@@ -86,6 +119,7 @@ void PrivateCopies::Copy(std::shared_ptr<UniqueFd> dir, std::string name, bool e
     UniqueFd to(openat(d, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!to.ok()) return ErrnoError(absl::StrCat("cannot create a private copy of ", name), errno);
     absl::Status s = empty ? absl::OkStatus() : CopyContent(from.get(), to.get(), static_cast<uint64_t>(st.st_size));
+    if (s.ok()) s = CopyMetadata(from.get(), to.get(), st);  // owner before mode: a chown clears set-id bits
     struct timespec times[2] = {{0, UTIME_OMIT}, st.st_mtim};
     if (s.ok() && (fchmod(to.get(), mode & 07777) != 0 || futimens(to.get(), times) != 0)) {
       s = ErrnoError(absl::StrCat("cannot set up the private copy of ", name), errno);

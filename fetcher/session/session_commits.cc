@@ -1,76 +1,55 @@
 #include "fetcher/session/session_commits.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <dirent.h>
-#include <signal.h>
-#include <unistd.h>
 
-#include <cstring>
-
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <cstdio>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "fetcher/session/session_dir.h"
+#include "fetcher/format/json_bytes.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/session/session_server.h"
+#include "fetcher/session/view_index.h"
 #include "fetcher/session/view_reload.h"
-#include "fetcher/volume/commit_log.h"
-#include "fetcher/volume/tree_editor.h"
 #include "fetcher/util/fs.h"
+#include "fetcher/volume/commit_log.h"
 
 namespace vol {
 namespace {
 
-using nlohmann::json;
-
 bool AtOrBelow(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && absl::StartsWith(path, dir) && path[dir.size()] == '/');
+  return path == dir || dir.empty() ||
+         (path.size() > dir.size() && absl::StartsWith(path, dir) && path[dir.size()] == '/');
+}
+
+std::vector<std::string> ViewsOf(const std::vector<SessionMount>& mounts) {
+  std::vector<std::string> views;
+  for (const SessionMount& m : mounts) views.push_back(m.view);
+  return views;
+}
+
+std::string InView(const SessionMount& m, const std::string& rel) {
+  return rel.empty() ? m.view : absl::StrCat(m.view, "/", rel);
 }
 
 }  // namespace
 
 SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, ViewPopulator& populator,
                                ViewIndex& index, std::vector<SessionMount> mounts, std::string session_dir)
-    : store_(store), engine_(engine), populator_(populator), index_(index), mounts_(std::move(mounts)),
-      session_dir_(std::move(session_dir)), changed_(mounts_.size()) {
-  if (!session_dir_.empty()) {
-    WriteRecover();
-    journal_fd_ = open(absl::StrCat(session_dir_, "/journal").c_str(),
-                       O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-  }
+    : store_(store),
+      engine_(engine),
+      populator_(populator),
+      index_(index),
+      mounts_(std::move(mounts)),
+      session_dir_(std::move(session_dir)),
+      resolver_(ViewsOf(mounts_)),
+      journal_(session_dir_, store.Url()),
+      changed_(mounts_.size()),
+      renames_(mounts_.size()),
+      renames_in_base_(mounts_.size(), 0) {
+  journal_.WriteRecover(RecoverMounts()).IgnoreError();
   thread_ = std::thread([this] { Worker(); });
-}
-
-// What a later `vol commit --session` needs if this session is killed whole.
-void SessionCommits::WriteRecover() {
-  json rec = {{"store", store_.Url()}, {"mounts", json::array()}};
-  for (const SessionMount& m : mounts_) {
-    rec["mounts"].push_back({{"mount", m.mount}, {"view", m.view}, {"env", m.volume.env},
-                             {"name", m.volume.name}, {"id", m.volume.id}, {"read_only", m.read_only},
-                             {"base", m.base_root.Hex()}});
-  }
-  WriteFileAtomic(absl::StrCat(session_dir_, "/recover.json"), rec.dump(), 0600).IgnoreError();
-}
-
-// Records are NUL-separated fields: "P", mount, path — or "R", mount, from, mount, to.
-// One write(2) each: a kill leaves at most a torn last record, which the reader drops.
-void SessionCommits::Journal(const std::string& record) {
-  if (journal_fd_ >= 0) WriteFull(journal_fd_, record.data(), record.size()).IgnoreError();
-}
-
-void SessionCommits::Settled() {
-  if (!marked_dirty_ || HasChanges() || journal_fd_ < 0) return;
-  // Renames stay: they map view paths back to the base snapshot's paths.
-  if (ftruncate(journal_fd_, 0) == 0) {
-    Journal(renames_);
-    unlink(absl::StrCat(session_dir_, "/changed").c_str());
-    marked_dirty_ = false;
-  }
 }
 
 SessionCommits::~SessionCommits() {
@@ -79,7 +58,6 @@ SessionCommits::~SessionCommits() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
-  if (journal_fd_ >= 0) close(journal_fd_);
 }
 
 void SessionCommits::Worker() {
@@ -98,10 +76,23 @@ void SessionCommits::Worker() {
   }
 }
 
+std::vector<RecoverMount> SessionCommits::RecoverMounts() const {
+  std::vector<RecoverMount> out;
+  for (size_t m = 0; m < mounts_.size(); ++m) out.push_back({mounts_[m], renames_in_base_[m]});
+  return out;
+}
+
+std::vector<JournalRename> SessionCommits::PendingRenames() const {
+  std::vector<JournalRename> all;
+  for (const auto& r : renames_) all.insert(all.end(), r.begin(), r.end());
+  std::sort(all.begin(), all.end(), [](const JournalRename& a, const JournalRename& b) { return a.seq < b.seq; });
+  return all;
+}
+
 int SessionCommits::MountOf(const std::string& path, std::string* rel) const {
   for (size_t i = 0; i < mounts_.size(); ++i) {
     const std::string& m = mounts_[i].mount;
-    if (AtOrBelow(path, m)) {
+    if (path == m || (path.size() > m.size() && absl::StartsWith(path, m) && path[m.size()] == '/')) {
       if (rel) *rel = path.size() > m.size() ? path.substr(m.size() + 1) : "";
       return static_cast<int>(i);
     }
@@ -113,7 +104,15 @@ bool SessionCommits::HasChanges() const {
   for (const auto& c : changed_) {
     if (!c.empty()) return true;
   }
+  for (const auto& r : renames_) {
+    if (!r.empty()) return true;
+  }
   return false;
+}
+
+void SessionCommits::Changed(size_t mount, const std::string& rel) {
+  changed_[mount].insert_or_assign(rel, ++generation_);
+  journal_.MarkChanged();
 }
 
 void SessionCommits::Handle(const vol_request& req, std::function<void(const vol_response&)> reply) {
@@ -125,37 +124,36 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
       std::string path(req.path);
       std::string rel;
       int m = MountOf(path, &rel);
-      if (m >= 0) {
-        if (req.offset == VOL_CHANGED_DISCARD) {
-          // Content files are shared and never written: nothing to drop.
-          guarded(ResponseFor(absl::OkStatus()));
-          return;
-        }
-        if (req.offset == VOL_CHANGED_RENAME) {
-          std::string to(req.path + path.size() + 1);
-          std::string to_rel;
-          int m2 = MountOf(to, &to_rel);
-          if (m2 >= 0) {
-            std::string r = absl::StrCat("R", std::string(1, '\0'), m, std::string(1, '\0'), rel,
-                                         std::string(1, '\0'), m2, std::string(1, '\0'), to_rel,
-                                         std::string(1, '\0'));
-            renames_ += r;
-            Journal(r);
-            if (changed_[m2].insert_or_assign(to_rel, ++generation_).second) {
-              Journal(absl::StrCat("P", std::string(1, '\0'), m2, std::string(1, '\0'), to_rel,
-                                   std::string(1, '\0')));
-            }
-          }
-        }
-        if (changed_[m].insert_or_assign(rel, ++generation_).second) {
-          Journal(absl::StrCat("P", std::string(1, '\0'), m, std::string(1, '\0'), rel, std::string(1, '\0')));
-        }
-        if (!marked_dirty_) {
-          // So that `vol run` knows, even if this process dies, that there was something to commit.
-          WriteFileAtomic(absl::StrCat(session_dir_, "/changed"), "").IgnoreError();
-          marked_dirty_ = true;
-        }
+      std::optional<ResolvedPath> from = m >= 0 ? resolver_.Resolve(static_cast<size_t>(m), rel) : std::nullopt;
+      if (!from) {
+        guarded(ResponseFor(absl::OkStatus()));  // not under a mount once resolved: not ours
+        return;
       }
+      if (req.offset == VOL_CHANGED_DISCARD) {
+        // Content files are shared and written only by the fetcher, by inode:
+        // there is nothing to drop.
+        guarded(ResponseFor(absl::OkStatus()));
+        return;
+      }
+      if (req.offset == VOL_CHANGED_RENAME) {
+        std::string to(req.path + path.size() + 1);
+        std::string to_rel;
+        int m2 = MountOf(to, &to_rel);
+        std::optional<ResolvedPath> dest = m2 >= 0 ? resolver_.Resolve(static_cast<size_t>(m2), to_rel) : std::nullopt;
+        if (dest) {
+          if (dest->mount == from->mount && dest->path != from->path) {
+            JournalRename r{++rename_seq_, from->mount, {from->path, dest->path}};
+            renames_[from->mount].push_back(r);
+            journal_.AppendRename(r);
+          }
+          Changed(dest->mount, dest->path);
+        }
+      } else {
+        // Through a symlink, content and metadata changes reach its target.
+        std::optional<ResolvedPath> target = resolver_.Target(*from);
+        if (target) Changed(target->mount, target->path);
+      }
+      Changed(from->mount, from->path);
       guarded(ResponseFor(absl::OkStatus()));
       return;
     }
@@ -194,13 +192,18 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
 
 void SessionCommits::Tick() {
   if (running_ || !jobs_.empty() || !HasChanges()) return;
+  journal_.Repair(PendingRenames());
   Job job;
   for (size_t i = 0; i < mounts_.size(); ++i) {
     if (!mounts_[i].read_only) job.mounts.push_back(i);
   }
   job.skip_open = true;
-  job.done = [](absl::StatusOr<CommitReport> r) {
-    if (!r.ok()) fprintf(stderr, "vol: background commit failed (will retry): %s\n", std::string(r.status().message()).c_str());
+  job.done = [this](absl::StatusOr<CommitReport> r) {
+    std::string error = r.ok() ? "" : std::string(r.status().message());
+    if (!error.empty() && error != last_background_error_) {
+      fprintf(stderr, "vol: background commit failed (will retry): %s\n", error.c_str());
+    }
+    last_background_error_ = error;
   };
   Enqueue(std::move(job));
 }
@@ -210,17 +213,22 @@ void SessionCommits::Enqueue(Job job) {
   StartNext();
 }
 
+std::vector<SessionCommits::Snapshot> SessionCommits::TakeSnapshots(const std::vector<size_t>& mounts) const {
+  std::vector<Snapshot> snaps;
+  for (size_t m : mounts) {
+    if (mounts_[m].read_only || (changed_[m].empty() && renames_[m].empty())) continue;
+    Snapshot s{m, mounts_[m], {}, renames_[m]};
+    for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
+    snaps.push_back(std::move(s));
+  }
+  return snaps;
+}
+
 void SessionCommits::StartNext() {
   while (!running_ && !jobs_.empty()) {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
-    std::vector<Snapshot> snaps;
-    for (size_t m : job.mounts) {
-      if (changed_[m].empty()) continue;
-      Snapshot s{m, {}};
-      for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
-      snaps.push_back(std::move(s));
-    }
+    std::vector<Snapshot> snaps = TakeSnapshots(job.mounts);
     if (snaps.empty() && !job.reload) {
       job.done(CommitReport{});
       continue;
@@ -230,18 +238,23 @@ void SessionCommits::StartNext() {
     for (size_t m : job.mounts) bases.emplace_back(m, mounts_[m].base_root);
     auto shared_job = std::make_shared<Job>(std::move(job));
     absl::MutexLock lock(&mu_);
-    work_ = [this, snaps = std::move(snaps), shared_job, bases] {
-      auto done = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
-      auto result = std::make_shared<absl::StatusOr<CommitReport>>(Run(snaps, shared_job->skip_open, done.get()));
-      // Reload: what each mount's view must become (read from the store here, off the loop).
+    work_ = [this, snaps = std::move(snaps), shared_job, bases]() mutable {
+      auto outcomes = std::make_shared<std::vector<Outcome>>();
+      auto result = std::make_shared<absl::StatusOr<CommitReport>>(
+          Run(snaps, shared_job->skip_open, outcomes.get()));
+      // Reload: what each mount's view must become. The trees it needs are read
+      // here, off the loop (through the tree cache), so editing the view finds them.
       struct Plan {
         size_t mount;
+        ObjectId base;
         ObjectId head;
-        std::vector<ReloadEdit> edits;
       };
       auto plans = std::make_shared<std::vector<Plan>>();
       if (shared_job->reload && result->ok()) {
-        for (const auto& [m, base] : bases) {
+        for (auto& [m, base] : bases) {
+          for (const Outcome& o : *outcomes) {
+            if (o.mount == m) base = o.report.base;  // the view mirrors the new base now
+          }
           absl::StatusOr<CommitInfo> head = ReadHead(store_, mounts_[m].volume.id);
           absl::StatusOr<std::vector<ReloadEdit>> edits =
               head.ok() ? PlanReload(store_, base, head->root) : absl::StatusOr<std::vector<ReloadEdit>>(head.status());
@@ -249,19 +262,11 @@ void SessionCommits::StartNext() {
             *result = edits.status();
             break;
           }
-          plans->push_back({m, head->root, *std::move(edits)});
+          plans->push_back({m, base, head->root});
         }
       }
-      engine_.Post([this, snaps, done, result, shared_job, plans] {
-        // Clear what was published, unless it changed again meanwhile.
-        absl::flat_hash_map<std::string, uint64_t> gen_at_start;
-        for (const Snapshot& s : snaps) {
-          for (const auto& [p, g] : s.changed) gen_at_start[absl::StrCat(s.mount, "\t", p)] = g;
-        }
-        for (const auto& [m, p] : *done) {
-          auto it = changed_[m].find(p);
-          if (it != changed_[m].end() && it->second == gen_at_start[absl::StrCat(m, "\t", p)]) changed_[m].erase(it);
-        }
+      engine_.Post([this, snaps = std::move(snaps), outcomes, result, shared_job, plans] {
+        Published(snaps, *outcomes);
         for (const auto& plan : *plans) {
           if (!result->ok()) break;
           const auto& changed = changed_[plan.mount];
@@ -272,8 +277,7 @@ void SessionCommits::StartNext() {
             return false;
           };
           UniqueFd root(open(mounts_[plan.mount].view.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-          absl::Status s = root.ok() ? populator_.Reload(plan.mount, root.get(), mounts_[plan.mount].base_root,
-                                                         plan.head, keep)
+          absl::Status s = root.ok() ? populator_.Reload(plan.mount, root.get(), plan.base, plan.head, keep)
                                      : ErrnoError(absl::StrCat("cannot open view ", mounts_[plan.mount].view), errno);
           if (!s.ok()) {
             *result = s;
@@ -281,7 +285,7 @@ void SessionCommits::StartNext() {
           }
           mounts_[plan.mount].base_root = plan.head;
         }
-        if (!plans->empty() && !session_dir_.empty()) WriteRecover();
+        if (!plans->empty()) journal_.WriteRecover(RecoverMounts()).IgnoreError();
         running_ = false;
         Settled();
         shared_job->done(*result);
@@ -292,25 +296,63 @@ void SessionCommits::StartNext() {
 }
 
 absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& snaps, bool skip_open,
-                                                 std::vector<std::pair<size_t, std::string>>* done) {
+                                                 std::vector<Outcome>* outcomes) {
   CommitReport total;
   for (const Snapshot& s : snaps) {
-    std::vector<std::string> paths;
-    for (const auto& [p, g] : s.changed) paths.push_back(p);
-    absl::StatusOr<CommitReport> r = CommitChanges(store_, mounts_[s.mount], paths, index_, skip_open);
+    CommitRequest request;
+    for (const auto& [p, g] : s.changed) request.changed.push_back(p);
+    for (const JournalRename& r : s.renames) request.renames.push_back(r.rename);
+    request.skip_open = skip_open;
+    absl::StatusOr<CommitReport> r = CommitChanges(store_, s.at, index_, request);
     if (!r.ok()) {
-      return absl::Status(r.status().code(), absl::StrCat("commit of ", mounts_[s.mount].mount, " (volume '",
-                                                          mounts_[s.mount].volume.name, "') failed: ",
-                                                          r.status().message()));
+      return absl::Status(r.status().code(), absl::StrCat("commit of ", ShowBytes(s.at.mount), " (volume '",
+                                                          s.at.volume.name, "') failed: ", r.status().message()));
     }
     total.committed = total.committed || r->committed;
     total.files += r->files;
     total.bytes_uploaded += r->bytes_uploaded;
     total.trees_written += r->trees_written;
-    for (const std::string& p : r->done) done->emplace_back(s.mount, p);
+    total.seq = r->seq;
     for (const std::string& p : r->skipped) total.skipped.push_back(p);
+    outcomes->push_back({s.mount, *std::move(r)});
   }
   return total;
+}
+
+void SessionCommits::Published(const std::vector<Snapshot>& snaps, const std::vector<Outcome>& outcomes) {
+  for (const Outcome& o : outcomes) {
+    const Snapshot* s = nullptr;
+    for (const Snapshot& c : snaps) {
+      if (c.mount == o.mount) s = &c;
+    }
+    if (s == nullptr) continue;
+    size_t m = o.mount;
+    mounts_[m].base_root = o.report.base;
+    if (!s->renames.empty()) {
+      uint64_t last = s->renames.back().seq;
+      auto& pending = renames_[m];
+      pending.erase(std::remove_if(pending.begin(), pending.end(), [last](const JournalRename& r) { return r.seq <= last; }),
+                    pending.end());
+      renames_in_base_[m] = last;
+    }
+    // Clear what was published, unless it changed again meanwhile.
+    absl::flat_hash_map<std::string, uint64_t> gen_at_start(s->changed.begin(), s->changed.end());
+    for (const std::string& p : o.report.done) {
+      auto it = changed_[m].find(p);
+      if (it != changed_[m].end() && it->second == gen_at_start[p]) changed_[m].erase(it);
+    }
+    for (const std::string& p : o.report.special) {
+      if (reported_special_.insert(absl::StrCat(m, "\t", p)).second) {
+        fprintf(stderr, "vol: not published (not a file, directory or symlink): %s/%s\n",
+                ShowBytes(mounts_[m].mount).c_str(), ShowBytes(p).c_str());
+      }
+    }
+  }
+  if (!outcomes.empty()) journal_.WriteRecover(RecoverMounts()).IgnoreError();
+}
+
+void SessionCommits::Settled() {
+  if (!HasChanges()) journal_.Settle(PendingRenames());
 }
 
 absl::StatusOr<CommitReport> SessionCommits::Final() {
@@ -321,167 +363,30 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
   }
   if (thread_.joinable()) thread_.join();
   engine_.OnCompletions();  // applies the last background commit's result
-  std::vector<Snapshot> snaps;
-  for (size_t m = 0; m < mounts_.size(); ++m) {
-    if (changed_[m].empty() || mounts_[m].read_only) continue;
-    Snapshot s{m, {}};
-    for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
-    snaps.push_back(std::move(s));
-  }
+  std::vector<size_t> all;
+  for (size_t m = 0; m < mounts_.size(); ++m) all.push_back(m);
+  std::vector<Snapshot> snaps = TakeSnapshots(all);
   if (snaps.empty()) return CommitReport{};
-  std::vector<std::pair<size_t, std::string>> done;
-  absl::StatusOr<CommitReport> r = Run(snaps, /*skip_open=*/false, &done);
+  std::vector<Outcome> outcomes;
+  absl::StatusOr<CommitReport> r = Run(snaps, /*skip_open=*/false, &outcomes);
+  Published(snaps, outcomes);
   if (r.ok()) {
     // Published: a session whose `vol run` died meanwhile has nothing to keep.
     for (auto& c : changed_) c.clear();
     Settled();
     return r;
   }
-
-  // Keep everything needed to publish later, with the store gone or the process gone.
-  json pending = {{"store", store_.Url()}, {"mounts", json::array()}};
-  for (const Snapshot& s : snaps) {
-    const SessionMount& m = mounts_[s.mount];
-    json changed = json::array();
-    for (const auto& [p, g] : s.changed) changed.push_back(p);
-    pending["mounts"].push_back({{"mount", m.mount}, {"view", m.view}, {"env", m.volume.env},
-                                 {"name", m.volume.name}, {"id", m.volume.id}, {"changed", changed}});
-  }
-  absl::Status saved = WriteFileAtomic(absl::StrCat(session_dir_, "/pending.json"), pending.dump());
-  if (saved.ok()) saved = WriteFileAtomic(absl::StrCat(session_dir_, "/keep"), "final commit failed\n");
+  // Keep everything needed to publish later: the views, recover.json, the journal.
+  journal_.Repair(PendingRenames());
+  if (session_dir_.empty()) return r.status();
+  absl::Status saved = WriteFileAtomic(absl::StrCat(session_dir_, "/", kSessionKeepFile), "final commit failed\n");
   if (!saved.ok()) {
-    return absl::Status(r.status().code(), absl::StrCat(r.status().message(), "; and the changes could not be saved: ",
+    return absl::Status(r.status().code(), absl::StrCat(r.status().message(), "; and the session could not be kept: ",
                                                         saved.message()));
   }
   return absl::Status(r.status().code(),
                       absl::StrCat(r.status().message(), ". Nothing is lost: the changes are kept in ", session_dir_,
                                    "; publish them with: vol commit --session ", session_dir_));
-}
-
-namespace {
-
-// The fields recover.json and pending.json both record for a mount. Throws
-// json::exception on a missing field, as the callers' parsing does.
-SessionMount SessionMountFromJson(const json& jm) {
-  SessionMount m;
-  m.mount = jm.at("mount").get<std::string>();
-  m.view = jm.at("view").get<std::string>();
-  m.volume.env = jm.at("env").get<std::string>();
-  m.volume.name = jm.at("name").get<std::string>();
-  m.volume.id = jm.at("id").get<std::string>();
-  return m;
-}
-
-bool OwnerAlive(const std::string& session_dir, int* pid) {
-  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/owner"));
-  *pid = 0;
-  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), pid) || *pid <= 0) return false;
-  return ProcessAlive(*pid);
-}
-
-// A session whose fetcher is gone: its mounts come from recover.json, its
-// changed paths from pending.json (a failed final commit) or else the
-// journal, and what each view object is from the presence table it left
-// (DeadViewIndex): a content file keeps the chunks of the snapshot entry it
-// mirrors, an unpopulated directory its tree, and nothing unfetched is read.
-absl::StatusOr<CommitReport> PublishKilled(const std::string& session_dir, const std::string& recover_text) {
-  int pid = 0;
-  if (OwnerAlive(session_dir, &pid)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the session ", session_dir, " is still running (vol run pid ", pid, "); it commits its own changes"));
-  }
-  absl::StatusOr<std::string> fetcher = ReadFile(absl::StrCat(session_dir, "/" VOL_SESSION_FETCHER_PID));
-  if (fetcher.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*fetcher), &pid) && pid > 0 &&
-      ProcessAlive(pid)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the fetcher of session ", session_dir, " (pid ", pid, ") is still running; try again when it has exited"));
-  }
-  json rec = json::parse(recover_text, nullptr, /*allow_exceptions=*/false);
-  if (rec.is_discarded() || !rec.is_object()) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/recover.json is not valid JSON"));
-  }
-  absl::StatusOr<std::string> journal = ReadFile(absl::StrCat(session_dir, "/journal"));
-  if (!journal.ok()) journal = std::string();
-  CommitReport total;
-  try {
-    absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenStore(rec.at("store").get<std::string>());
-    if (!store.ok()) return store.status();
-    absl::StatusOr<std::unique_ptr<DeadViewIndex>> index =
-        DeadViewIndex::Open(absl::StrCat(session_dir, "/" VOL_SESSION_PRESENCE), **store);
-    if (!index.ok()) return index.status();
-    std::vector<SessionMount> mounts;
-    for (const json& jm : rec.at("mounts")) {
-      SessionMount m = SessionMountFromJson(jm);
-      m.read_only = jm.at("read_only").get<bool>();
-      std::optional<ObjectId> base = ObjectId::FromHex(jm.at("base").get<std::string>());
-      if (!base) return absl::DataLossError(absl::StrCat(session_dir, "/recover.json: bad base id"));
-      m.base_root = *base;
-      mounts.push_back(std::move(m));
-    }
-    // Replay the journal (a torn last record is dropped).
-    std::vector<std::string> f = absl::StrSplit(absl::string_view(*journal), '\0');
-    std::vector<std::vector<std::string>> changed(mounts.size());
-    auto mount_no = [&](const std::string& t, size_t* m) {
-      return absl::SimpleAtoi(t, m) && *m < mounts.size();
-    };
-    for (size_t i = 0; i < f.size();) {
-      size_t m = 0, m2 = 0;
-      if (f[i] == "P" && i + 3 < f.size() && mount_no(f[i + 1], &m)) {
-        changed[m].push_back(f[i + 2]);
-        i += 3;
-      } else if (f[i] == "R" && i + 5 < f.size() && mount_no(f[i + 1], &m) && mount_no(f[i + 3], &m2)) {
-        i += 5;
-      } else {
-        break;
-      }
-    }
-    // A failed final commit listed what it would have published.
-    if (absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/pending.json")); text.ok()) {
-      json pending = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-      if (pending.is_discarded() || !pending.is_object()) {
-        return absl::DataLossError(absl::StrCat(session_dir, "/pending.json is not valid JSON"));
-      }
-      for (const json& jm : pending.at("mounts")) {
-        std::string mount = jm.at("mount").get<std::string>();
-        for (size_t mi = 0; mi < mounts.size(); ++mi) {
-          if (mounts[mi].mount != mount) continue;
-          for (const json& p : jm.at("changed")) changed[mi].push_back(p.get<std::string>());
-        }
-      }
-    }
-    for (size_t mi = 0; mi < mounts.size(); ++mi) {
-      const SessionMount& m = mounts[mi];
-      if (m.read_only || changed[mi].empty()) continue;
-      absl::StatusOr<CommitReport> r = CommitChanges(**store, m, changed[mi], **index, /*skip_open=*/false);
-      if (!r.ok() || !(*index)->status().ok()) {
-        absl::Status why = r.ok() ? (*index)->status() : r.status();
-        return absl::Status(why.code(), absl::StrCat("commit of ", m.mount, " (volume '", m.volume.name,
-                                                     "') failed: ", why.message()));
-      }
-      total.committed = total.committed || r->committed;
-      total.files += r->files;
-      total.bytes_uploaded += r->bytes_uploaded;
-      total.seq = r->seq;
-    }
-  } catch (const json::exception& e) {
-    return absl::DataLossError(absl::StrCat(session_dir, "/recover.json: ", e.what()));
-  }
-  return total;
-}
-
-}  // namespace
-
-absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir) {
-  // Nothing in DIR is trusted before this: another user may have planted it.
-  if (absl::Status s = CheckKeptSession(session_dir); !s.ok()) return s;
-  absl::StatusOr<std::string> recover = ReadFile(absl::StrCat(session_dir, "/recover.json"));
-  if (!recover.ok()) {
-    return absl::NotFoundError(absl::StrCat(session_dir, " holds no unpublished changes (no recover.json)"));
-  }
-  absl::StatusOr<CommitReport> r = PublishKilled(session_dir, *recover);
-  if (!r.ok()) return r.status();
-  if (absl::Status s = RemoveSessionDir(session_dir); !s.ok()) return s;
-  return r;
 }
 
 }  // namespace vol

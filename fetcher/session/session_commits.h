@@ -5,41 +5,47 @@
 // more when the session ends.
 //
 // Invariants:
-//   - The changed-path sets and the FetchEngine are touched on the loop
-//     thread only; commits run one at a time on a commit thread, from a
-//     snapshot of both, and report back through FetchEngine::Post.
+//   - The changed paths, the renames and the FetchEngine are touched on the
+//     loop thread only; commits run one at a time on a commit thread, from a
+//     snapshot of them, and report back through FetchEngine::Post.
+//   - Every reported path is made canonical first (changed_path.h): a write
+//     through a symlinked directory is the change of the path it reached.
+//   - Each mount has a base (the snapshot its view mirrors) and the renames
+//     made since it, in order. A commit replays them and the changed paths on
+//     the head, and moves the base to the same changes applied to the base.
 //   - A path stays changed until a commit publishes the version it had when
 //     that commit started (a generation number per change): a change made
-//     during a commit is published by the next one.
+//     during a commit is published by the next one. A rename stays pending
+//     until a commit that included it succeeds.
 //   - Background commits skip files open for writing; the final commit (the
 //     program has exited) does not.
-//   - If the final commit fails, what it would have published is written to
-//     the session's `pending.json` and the session directory is kept, so that
-//     `vol commit --session DIR` publishes it later (PublishPending).
-//   - So that a session killed whole (SIGKILL of vol run, fetcher and program)
-//     loses nothing either: `recover.json` (store, volumes, base snapshots)
-//     is written at start, and every path the first time it becomes changed,
-//     and every rename, is appended to the session's `journal` (one write(2)
-//     per new path). When nothing is left to commit, the journal keeps only
-//     the renames and the `changed` marker goes; a dead session that still
-//     has the marker is kept by the next `vol run`, and PublishPending
-//     publishes it from the view, the journal and the presence table.
+//   - A special file (FIFO, socket, device) is never published and is named
+//     on stderr once per path.
+//   - So that a session killed whole loses nothing, the journal
+//     (session_journal.h) holds recover.json (bases), the renames, and the
+//     `changed` marker; `vol commit --session` (session_recovery.h) compares
+//     the views with the bases. A failed final commit keeps the session the
+//     same way, with the `keep` marker.
 #ifndef VOL_FETCHER_SESSION_SESSION_COMMITS_H_
 #define VOL_FETCHER_SESSION_SESSION_COMMITS_H_
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "fetcher/session/changed_path.h"
 #include "fetcher/session/committer.h"
 #include "fetcher/session/fetch_engine.h"
+#include "fetcher/session/session_journal.h"
 #include "fetcher/session/view_index.h"
 #include "fetcher/session/view_populator.h"
 #include "vol/session.h"
@@ -56,31 +62,45 @@ class SessionCommits {
   void Handle(const vol_request& req, std::function<void(const vol_response&)> reply);
   // A background commit, unless one is running or nothing changed (loop thread).
   void Tick();
-  // The last commit, after the loop has stopped. On failure the changes are
-  // saved to pending.json (and the error says how to publish them).
+  // The last commit, after the loop has stopped. On failure the session is
+  // kept (the error says how to publish it).
   absl::StatusOr<CommitReport> Final();
 
   bool HasChanges() const;
 
  private:
+  // What one commit of one mount starts from.
+  struct Snapshot {
+    size_t mount;
+    SessionMount at;  // with the base as it was
+    std::vector<std::pair<std::string, uint64_t>> changed;  // path, generation
+    std::vector<JournalRename> renames;
+  };
   struct Job {
     std::vector<size_t> mounts;
     bool skip_open = false;
     bool reload = false;  // then move the mounts to their volumes' heads
     std::function<void(absl::StatusOr<CommitReport>)> done;  // loop thread
   };
-  struct Snapshot {
+  struct Outcome {
     size_t mount;
-    std::vector<std::pair<std::string, uint64_t>> changed;
+    CommitReport report;
   };
 
-  int MountOf(const std::string& mount_path, std::string* rel) const;
-  void Mark(const std::string& mount_path, uint32_t kind, bool* is_view_path = nullptr);
+  void Changed(size_t mount, const std::string& rel);
   void Enqueue(Job job);
   void StartNext();
+  std::vector<Snapshot> TakeSnapshots(const std::vector<size_t>& mounts) const;
+  // Commits each snapshot (commit thread, or the caller's after the loop).
   absl::StatusOr<CommitReport> Run(const std::vector<Snapshot>& snaps, bool skip_open,
-                                   std::vector<std::pair<size_t, std::string>>* done);
+                                   std::vector<Outcome>* outcomes);
+  // Applies what commits published (loop thread).
+  void Published(const std::vector<Snapshot>& snaps, const std::vector<Outcome>& outcomes);
+  void Settled();
+  std::vector<JournalRename> PendingRenames() const;
+  std::vector<RecoverMount> RecoverMounts() const;
   void Worker();
+  int MountOf(const std::string& mount_path, std::string* rel) const;
 
   ObjectStore& store_;
   FetchEngine& engine_;
@@ -88,28 +108,25 @@ class SessionCommits {
   ViewIndex& index_;
   std::vector<SessionMount> mounts_;
   std::string session_dir_;
+  ChangedPathResolver resolver_;
+  SessionJournal journal_;
   // Loop thread:
   std::vector<absl::flat_hash_map<std::string, uint64_t>> changed_;  // per mount: path → generation
+  std::vector<std::vector<JournalRename>> renames_;  // per mount: not in its base yet, in order
+  std::vector<uint64_t> renames_in_base_;            // per mount: the last rename its base includes
   uint64_t generation_ = 0;
+  uint64_t rename_seq_ = 0;
+  absl::flat_hash_set<std::string> reported_special_;  // "mount\tpath"
+  std::string last_background_error_;
   std::deque<Job> jobs_;
   bool running_ = false;
   bool loop_alive_ = true;  // false once Final starts: replies have nowhere to go
-  bool marked_dirty_ = false;  // the session's `changed` file exists
-  int journal_fd_ = -1;        // the session's `journal`, O_APPEND
-  std::string renames_;        // every rename record, kept when the journal is emptied
-  void WriteRecover();  // recover.json: the store, the volumes, their base snapshots
-  void Journal(const std::string& record);
-  void Settled();  // after a commit: empty the journal when nothing is left to commit
 
   absl::Mutex mu_;
   std::function<void()> work_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
-
-// Publishes a session's pending.json (left by a failed final commit), or the
-// journal of a session killed whole (refused while its `vol run` is alive).
-absl::StatusOr<CommitReport> PublishPending(const std::string& session_dir);
 
 }  // namespace vol
 

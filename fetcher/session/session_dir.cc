@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "fetcher/session/session_files.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/safe_dir.h"
 #include "vol/session.h"

@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/transfer/entry_metadata.h"
 
 namespace vol {
 namespace {
@@ -136,7 +137,12 @@ absl::Status ViewPopulator::CreateEntry(int dir, const Mount& m, size_t mount, c
       // nobody lists it as an empty directory.
       std::string tmp = TempName(e.name);
       if (mkdirat(dir, tmp.c_str(), mode) != 0) return fail("directory");
-      // mkdir takes no setuid or setgid bit (kept only when preserving them).
+      if (absl::Status s = ApplyEntryMetadata(dir, tmp, e); !s.ok()) {
+        unlinkat(dir, tmp.c_str(), AT_REMOVEDIR);
+        return s;
+      }
+      // mkdir takes no setuid or setgid bit (kept only when preserving them);
+      // a chown clears them.
       if ((mode & 06000) != 0 && fchmodat(dir, tmp.c_str(), mode, 0) != 0) return fail("directory");
       struct stat st;
       if (fstatat(dir, tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail("directory");
@@ -176,6 +182,7 @@ absl::Status ViewPopulator::CreateEntry(int dir, const Mount& m, size_t mount, c
     case EntryType::kSymlink: {
       std::string target = RewriteSymlinkTarget(e.target, m.mount_path, m.view);
       if (symlinkat(target.c_str(), dir, name) != 0) return errno == EEXIST ? absl::OkStatus() : fail("symlink");
+      if (absl::Status s = ApplyEntryMetadata(dir, e.name, e); !s.ok()) return s;
       utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW);
       return absl::OkStatus();
     }
@@ -183,6 +190,8 @@ absl::Status ViewPopulator::CreateEntry(int dir, const Mount& m, size_t mount, c
       if (e.size == 0) {
         UniqueFd fd(openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
         if (!fd.ok()) return errno == EEXIST ? absl::OkStatus() : fail("file");
+        if (absl::Status s = ApplyEntryMetadata(dir, e.name, e); !s.ok()) return s;
+        if ((mode & 06000) != 0) fchmod(fd.get(), mode);  // a chown cleared them
         futimens(fd.get(), times);
         return absl::OkStatus();
       }

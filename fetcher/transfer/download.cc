@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "fetcher/format/chunk.h"
 #include "fetcher/format/material_mode.h"
+#include "fetcher/transfer/entry_metadata.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/safe_dir.h"
 #include "fetcher/util/thread_pool.h"
@@ -196,7 +197,8 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
             unlinkat(*dir, tmp.c_str(), 0);
           } else {
             struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
-            if (utimensat(*dir, place.name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+            s = ApplyEntryMetadata(*dir, place.name, e);
+            if (s.ok() && utimensat(*dir, place.name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
               s = ErrnoError(absl::StrCat("cannot set the time of ", item.local), errno);
             }
           }
@@ -273,6 +275,8 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
       absl::StatusOr<UniqueFd> fd = dir.ok() ? reopen(f, *dir) : dir.status();
       absl::Status s = fd.status();
       struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(e.mtime_ns)};
+      // Owner before mode: a chown clears the set-id bits.
+      if (s.ok()) s = ApplyEntryMetadata(*dir, f.tmp, e);
       if (s.ok() && fchmod(fd->get(), mode_of(e)) != 0) {
         s = ErrnoError(absl::StrCat("cannot set the mode of ", f.item->local), errno);
       }
@@ -299,6 +303,7 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
     if (!dir.ok()) {
       return absl::Status(dir.status().code(), absl::StrCat("cannot set the mode of ", it->local, ": ", dir.status().message()));
     }
+    if (absl::Status s = ApplyEntryMetadata(parent->get(), place.name, it->entry); !s.ok()) return s;
     if (fchmod(dir->get(), mode_of(it->entry)) != 0) {
       return ErrnoError(absl::StrCat("cannot set the mode of ", it->local), errno);
     }

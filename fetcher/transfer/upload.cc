@@ -26,12 +26,6 @@ int64_t MtimeNs(const struct stat& st) {
 
 absl::Status ScanPath(const std::string& local, const VolumePath& dest,
                       std::vector<LocalItem>& items) {
-  if (!dest.is_root() && !IsValidUtf8(dest.Name())) {
-    // Trees hold names as JSON text: refuse here, before anything is uploaded.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot upload ", absl::CHexEscape(local),
-        ": its name is not valid UTF-8 (volumes store UTF-8 names; rename it)"));
-  }
   struct stat st;
   if (lstat(local.c_str(), &st) != 0) return ErrnoError(absl::StrCat("cannot read ", local), errno);
   LocalItem item;
@@ -51,10 +45,6 @@ absl::Status ScanPath(const std::string& local, const VolumePath& dest,
     ssize_t n = readlink(local.c_str(), target.data(), target.size());
     if (n < 0) return ErrnoError(absl::StrCat("cannot read link ", local), errno);
     target.resize(static_cast<size_t>(n));
-    if (!IsValidUtf8(target)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot upload symlink ", local, ": its target is not valid UTF-8 (volumes store UTF-8)"));
-    }
     item.target = std::move(target);
     item.size = item.target.size();
     items.push_back(std::move(item));

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "fetcher/util/safe_dir.h"
+#include "fetcher/util/dir_fd.h"
 
 namespace vol {
 
@@ -134,13 +134,56 @@ absl::Status MakeParents(const std::string& path) {
   return MakeDirs(path.substr(0, slash));
 }
 
-absl::Status RemoveTree(const std::string& path) {
-  auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) -> int {
-    return ::remove(p) == 0 || errno == ENOENT ? 0 : -1;
-  };
-  if (::nftw(path.c_str(), remove_one, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
-    return ErrnoError(absl::StrCat("remove ", path), errno);
+namespace {
+
+// Removes `name` in `dirfd` and everything below it, one directory
+// descriptor per level (no path is ever longer than a name, so a tree of any
+// depth goes). A directory that cannot be read or emptied is made writable
+// first, as rm -rf does for its owner.
+int RemoveAt(int dirfd, const char* name) {
+  if (::unlinkat(dirfd, name, 0) == 0 || errno == ENOENT) return 0;
+  int unlink_errno = errno;
+  if (errno != EISDIR && errno != EPERM) return -1;
+  int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EMFILE) {  // a very deep tree: one descriptor per level
+    RaiseOpenFileLimit();
+    fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   }
+  if (fd < 0 && (errno == EACCES || errno == EPERM) && ::fchmodat(dirfd, name, 0700, 0) == 0) {
+    fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (fd < 0) {
+    if (errno == ENOENT) return 0;
+    if (errno == ENOTDIR || errno == ELOOP) errno = unlink_errno;  // a file that would not go
+    return -1;
+  }
+  ::fchmod(fd, 0700);
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return -1;
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+  }
+  int rc = 0;
+  for (const std::string& n : names) {
+    if (RemoveAt(::dirfd(d), n.c_str()) != 0) rc = -1;
+  }
+  int saved = errno;
+  ::closedir(d);
+  if (rc != 0) {
+    errno = saved;
+    return -1;
+  }
+  return ::unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+}  // namespace
+
+absl::Status RemoveTree(const std::string& path) {
+  if (RemoveAt(AT_FDCWD, path.c_str()) != 0) return ErrnoError(absl::StrCat("remove ", path), errno);
   return absl::OkStatus();
 }
 

@@ -59,7 +59,8 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
 // mkdir -p of the directory holding `path`.
 absl::Status MakeParents(const std::string& path);
-// rm -rf; succeeds if the path is absent.
+// rm -rf (directories made writable first); succeeds if the path is absent.
+// Works through directory descriptors, so a tree of any depth goes.
 absl::Status RemoveTree(const std::string& path);
 
 // An errno value as a status, with `what` (e.g. "open /x") in front.

@@ -184,12 +184,6 @@ absl::StatusOr<SafeDir> SafeDir::Sub(const std::string& name, IfMissing if_missi
   return OpenAt(fd_.get(), name, PathOf(name), if_missing, what_);
 }
 
-absl::StatusOr<UniqueFd> OpenDirAt(int dirfd, const std::string& name) {
-  UniqueFd fd(openat(dirfd, name.c_str(), kDirFlags));
-  if (!fd.ok()) return ErrnoError(absl::StrCat("cannot open directory ", name), errno);
-  return fd;
-}
-
 absl::StatusOr<UniqueFd> OpenDirBeneath(int dirfd, const std::string& rel) {
   if (!rel.empty() && rel[0] == '/') return absl::InvalidArgumentError(absl::StrCat(rel, " is not a relative path"));
   UniqueFd fd(fcntl(dirfd, F_DUPFD_CLOEXEC, 0));

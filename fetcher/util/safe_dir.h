@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "fetcher/util/dir_fd.h"  // OpenDirAt
 #include "fetcher/util/fs.h"
 
 namespace vol {
@@ -70,9 +71,6 @@ class SafeDir {
 // than refused when its mode is wider than 0700.
 absl::Status CheckPrivateDir(int fd, const std::string& path, absl::string_view what, bool created);
 
-// The directory `name` in `dirfd`, opened O_DIRECTORY|O_NOFOLLOW (a symlink
-// there fails with ELOOP/ENOTDIR).
-absl::StatusOr<UniqueFd> OpenDirAt(int dirfd, const std::string& name);
 // The directory `rel` ("a/b/c"; "" for `dirfd` itself) below `dirfd`, each
 // component opened O_DIRECTORY|O_NOFOLLOW: no symlink on the way is followed.
 absl::StatusOr<UniqueFd> OpenDirBeneath(int dirfd, const std::string& rel);

@@ -5,6 +5,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/json_bytes.h"
 #include "fetcher/format/keys.h"
 #include "fetcher/format/object_codec.h"
 #include "fetcher/format/tree.h"
@@ -20,7 +21,7 @@ std::string EncodeCommit(const CommitInfo& c) {
             {"host", c.host},        {"message", c.message},
             {"files", c.files},      {"bytes", c.bytes},
             {"files_changed", c.files_changed}, {"bytes_changed", c.bytes_changed}};
-  return EncodeObject(ObjectKind::kCommit, j.dump(), /*try_compress=*/false).bytes;
+  return EncodeObject(ObjectKind::kCommit, DumpJson(j), /*try_compress=*/false).bytes;
 }
 
 absl::StatusOr<CommitInfo> DecodeCommit(absl::string_view bytes, const std::string& key) {

@@ -5,6 +5,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fetcher/format/json_bytes.h"
 
 namespace vol {
 namespace {
@@ -39,8 +40,12 @@ absl::StatusOr<TreeEditor::Node*> TreeEditor::Child(Node* parent, const std::str
   bool exists = slot != parent->tree.entries.end() && slot->name == name;
   if (exists && !slot->is_dir()) {
     if (!for_write) return nullptr;
-    return absl::FailedPreconditionError(
-        absl::StrCat("'", name, "' is a ", EntryTypeName(slot->type), ", not a directory"));
+    if (!replace_files_in_the_way_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("'", ShowBytes(name), "' is a ", EntryTypeName(slot->type), ", not a directory"));
+    }
+    slot = parent->tree.entries.erase(slot);
+    exists = false;
   }
   if (!exists && !for_write) return nullptr;
   auto node = std::make_unique<Node>();
@@ -70,7 +75,7 @@ absl::StatusOr<TreeEditor::Node*> TreeEditor::Walk(const VolumePath& dir, bool f
     absl::StatusOr<Node*> next = Child(node, part, for_write);
     if (!next.ok()) {
       return absl::Status(next.status().code(),
-                          absl::StrCat("cannot use ", dir.ToString(), ": ", next.status().message()));
+                          absl::StrCat("cannot use ", ShowBytes(dir.ToString()), ": ", next.status().message()));
     }
     if (*next == nullptr) return nullptr;
     node = *next;
@@ -128,7 +133,7 @@ absl::Status TreeEditor::Put(const VolumePath& path, Entry entry) {
 
 absl::Status TreeEditor::PutDir(const VolumePath& path, uint32_t mode, int64_t mtime_ns) {
   if (path.is_root()) return absl::OkStatus();
-  absl::StatusOr<Node*> dir = Walk(path, true);  // creates it, and checks it is a directory
+  absl::StatusOr<Node*> dir = Walk(path, true);  // creates it (or replaces a file), else checks it is a directory
   if (!dir.ok()) return dir.status();
   absl::StatusOr<Node*> parent = Walk(path.Parent(), true);
   if (!parent.ok()) return parent.status();
@@ -136,6 +141,39 @@ absl::Status TreeEditor::PutDir(const VolumePath& path, uint32_t mode, int64_t m
   slot->mode = mode & 07777;
   slot->mtime_ns = mtime_ns;
   return absl::OkStatus();
+}
+
+absl::Status TreeEditor::PutDirMeta(const VolumePath& path, const Entry& meta) {
+  if (path.is_root()) return absl::OkStatus();
+  if (absl::Status s = PutDir(path, meta.mode, meta.mtime_ns); !s.ok()) return s;
+  absl::StatusOr<Node*> parent = Walk(path.Parent(), true);
+  if (!parent.ok()) return parent.status();
+  auto slot = FindSlot((*parent)->tree, path.Name());
+  slot->xattrs = meta.xattrs;
+  slot->owner = meta.owner;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Entry>> TreeEditor::Resolve(const VolumePath& path) {
+  if (path.is_root()) {
+    absl::StatusOr<ObjectId> id = Flush();
+    if (!id.ok()) return id.status();
+    return Lookup(path);
+  }
+  absl::StatusOr<Node*> dir = Walk(path.Parent(), false);
+  if (!dir.ok()) return dir.status();
+  if (*dir == nullptr) return std::nullopt;
+  Node* parent = *dir;
+  auto slot = FindSlot(parent->tree, path.Name());
+  if (slot == parent->tree.entries.end() || slot->name != path.Name()) return std::nullopt;
+  if (auto child = parent->children.find(path.Name()); child != parent->children.end() && child->second->dirty) {
+    absl::StatusOr<ObjectId> id = FlushNode(child->second.get());
+    if (!id.ok()) return id.status();
+    slot->tree = *id;
+    slot->files = child->second->tree.TotalFiles();
+    slot->size = child->second->tree.TotalBytes();
+  }
+  return *slot;
 }
 
 absl::Status TreeEditor::Remove(const VolumePath& path) {

@@ -7,6 +7,10 @@
 // each parent names stored subtrees) and leaves every untouched subtree as
 // the id it already had. The cost of a commit is therefore its change plus
 // the depth of the paths it touches, whatever the size of the volume.
+//
+// An entry returned by Lookup or List for a directory whose contents this
+// editor has changed names its tree as it was loaded (stale); Resolve
+// stores that subtree first and returns the entry as it now is.
 #ifndef VOL_FETCHER_VOLUME_TREE_EDITOR_H_
 #define VOL_FETCHER_VOLUME_TREE_EDITOR_H_
 
@@ -39,10 +43,23 @@ class TreeEditor {
   absl::Status Put(const VolumePath& path, Entry entry);
   // Sets the mode and mtime of the directory at `path`, creating it if missing.
   absl::Status PutDir(const VolumePath& path, uint32_t mode, int64_t mtime_ns);
+  // Like PutDir, and also sets the xattrs and owner: every attribute of
+  // `meta` but its name, type and contents.
+  absl::Status PutDirMeta(const VolumePath& path, const Entry& meta);
   // Removes the entry at `path` (and all below it); NotFound if absent.
   absl::Status Remove(const VolumePath& path);
 
+  // The entry at `path` with its subtree's id, totals and contents as edited
+  // (storing the changed directories below it); nullopt when absent.
+  absl::StatusOr<std::optional<Entry>> Resolve(const VolumePath& path);
+
+  // When set, a file or symlink where an edit needs a directory (a parent of
+  // the path, or the path of PutDir) is replaced by a new directory instead
+  // of failing with FailedPrecondition.
+  void set_replace_files_in_the_way(bool replace) { replace_files_in_the_way_ = replace; }
+
   bool changed() const { return root_->dirty; }
+  ObjectStore& store() const { return store_; }
   // Stores the dirty directories and returns the new root id.
   absl::StatusOr<ObjectId> Flush();
   uint64_t trees_written() const { return trees_written_; }
@@ -67,6 +84,7 @@ class TreeEditor {
   ObjectId root_id_;
   std::unique_ptr<Node> root_;
   bool root_loaded_ = false;
+  bool replace_files_in_the_way_ = false;
   uint64_t trees_written_ = 0;
   uint64_t total_files_ = 0;
   uint64_t total_bytes_ = 0;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "fetcher/format/json_bytes.h"  // IsValidUtf8
 
 namespace vol {
 
@@ -25,11 +26,9 @@ struct VolumePath {
 };
 
 // "/a/./b/../c/" → /a/c. "" and "/" are the root. "../x" is InvalidArgument,
-// and so is a path that is not valid UTF-8 (trees store names as JSON text).
+// and so are a NUL byte and a name longer than 255 bytes. Names are bytes:
+// any other byte is allowed (trees store names that are not UTF-8 losslessly).
 absl::StatusOr<VolumePath> ParseVolumePath(absl::string_view path);
-
-// Well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
-bool IsValidUtf8(absl::string_view s);
 
 }  // namespace vol
 

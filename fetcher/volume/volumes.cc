@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fetcher/format/json_bytes.h"
 #include "fetcher/format/keys.h"
 #include "fetcher/format/object_codec.h"
 
@@ -39,7 +40,7 @@ std::string RandomId() {
 
 std::string EncodeRecord(const VolumeInfo& v) {
   return EncodeObject(ObjectKind::kVolume,
-                      json{{"id", v.id}, {"name", v.name}, {"created", v.created_ns}}.dump(),
+                      DumpJson(json{{"id", v.id}, {"name", v.name}, {"created", v.created_ns}}),
                       /*try_compress=*/false)
       .bytes;
 }
@@ -52,8 +53,8 @@ absl::StatusOr<VolumeInfo> DecodeRecord(absl::string_view env, absl::string_view
   if (j.is_discarded() || !j.is_object() || !j.contains("id") || !j["id"].is_string()) {
     return absl::DataLossError(absl::StrCat("volume record ", key, " is malformed"));
   }
-  VolumeInfo v{std::string(env), std::string(name), j["id"].get<std::string>(),
-               j.value("created", int64_t{0})};
+  VolumeInfo v{std::string(env), std::string(name), j["id"].get<std::string>(), 0};
+  if (auto c = j.find("created"); c != j.end() && c->is_number_integer()) v.created_ns = c->get<int64_t>();
   return v;
 }
 

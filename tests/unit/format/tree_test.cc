@@ -132,5 +132,91 @@ TEST(Tree, MalformedDocumentsAreDataLoss) {
   expect_bad(good.substr(0, good.size() / 2));
 }
 
+
+// Version 1 is what every vol so far wrote and read: a tree whose names and
+// targets are UTF-8 and that has no xattrs or owner encodes to exactly the
+// same bytes as before (and so has the same id), and is stored as version 1.
+TEST(Tree, Utf8TreesAreStillVersion1ByteForByte) {
+  Tree t;
+  Entry f;
+  f.name = "café";
+  f.mode = 0644;
+  f.mtime_ns = 7;
+  f.size = 3;
+  f.chunks = {{*ObjectId::FromHex("0123456789abcdef0123456789abcdef"), 3}};
+  Entry l;
+  l.name = "l";
+  l.type = EntryType::kSymlink;
+  l.mode = 0777;
+  l.target = "café";
+  l.size = 5;
+  t.entries = {f, l};
+  EXPECT_EQ(EncodeTree(t),
+            R"({"entries":[{"chunks":[["0123456789abcdef0123456789abcdef",3]],"mode":420,"mtime":7,"name":"café",)"
+            R"("size":3,"type":"file"},{"mode":511,"mtime":0,"name":"l","size":5,"target":"café","type":"symlink"}]})");
+  EXPECT_EQ(TreeFormatVersion(t), 1);
+  EXPECT_EQ(TreeFormatVersion(Sample()), 1);
+  EXPECT_EQ(EmptyTreeId(), ObjectId::Of(R"({"entries":[]})"));
+}
+
+TEST(Tree, ByteNamesXattrsAndOwnersNeedVersion2AndRoundTrip) {
+  Tree t = Sample();
+  Entry latin1;
+  latin1.name = "caf\xe9.txt";
+  latin1.type = EntryType::kSymlink;
+  latin1.target = std::string("\xff\x00x", 3);
+  latin1.size = 3;
+  t.entries.insert(t.entries.begin(), latin1);  // "caf\xe9.txt" < "dir"
+  EXPECT_EQ(TreeFormatVersion(t), kTreeFormatVersion2);
+  std::string doc = EncodeTree(t);
+  EXPECT_NE(doc.find(R"("name":{"base64":"Y2Fm6S50eHQ="})"), std::string::npos) << doc;
+  absl::StatusOr<Tree> back = DecodeTree(doc, "t");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->entries, t.entries);
+
+  Tree x = Sample();
+  x.entries[0].xattrs = {{"user.a", "1"}, {"user.b", std::string("\0\xff", 2)}};
+  x.entries[1].owner = Owner{1000, 100};
+  EXPECT_EQ(TreeFormatVersion(x), kTreeFormatVersion2);
+  back = DecodeTree(EncodeTree(x), "t");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->entries, x.entries);
+  EXPECT_EQ(EncodeTree(*back), EncodeTree(x));
+
+  // Through a store: the object's header says version 2, and it reads back.
+  TempDir dir;
+  auto store = FileStoreIn(dir);
+  absl::StatusOr<ObjectId> id = WriteTree(*store, t);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ((*store->Get(TreeKey(*id)))[4], 2);
+  EXPECT_EQ(ReadTree(*store, *id)->entries, t.entries);
+  absl::StatusOr<ObjectId> v1 = WriteTree(*store, Sample());
+  EXPECT_EQ((*store->Get(TreeKey(*v1)))[4], 1);
+}
+
+// A store written by an older vol reads as before; a newer version is refused.
+TEST(Tree, OldTreesReadAndNewerVersionsAskForAnUpgrade) {
+  TempDir dir;
+  auto store = FileStoreIn(dir);
+  std::string v1_doc =
+      R"({"entries":[{"chunks":[],"mode":420,"mtime":1,"name":"old.txt","size":0,"type":"file"}]})";
+  EncodedObject obj = EncodeObject(ObjectKind::kTree, v1_doc);  // as vol 0.1 wrote it
+  ASSERT_EQ(obj.bytes[4], 1);
+  ASSERT_TRUE(store->Put(TreeKey(obj.id), obj.bytes).ok());
+  absl::StatusOr<Tree> old = ReadTree(*store, obj.id);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->entries[0].name, "old.txt");
+
+  std::string v3 = obj.bytes;
+  v3[4] = 3;
+  ASSERT_TRUE(store->Put(TreeKey(obj.id), v3).ok());
+  absl::StatusOr<Tree> newer = ReadTree(*store, obj.id);
+  EXPECT_TRUE(absl::IsFailedPrecondition(newer.status())) << newer.status();
+  EXPECT_NE(newer.status().message().find("upgrade vol"), std::string::npos) << newer.status();
+  // Version 2 is a tree's: a chunk or commit that claims it is refused too.
+  EncodedObject chunk = EncodeObject(ObjectKind::kChunk, "data", true, kTreeFormatVersion2);
+  EXPECT_TRUE(absl::IsFailedPrecondition(DecodeObject(ObjectKind::kChunk, chunk.bytes, "c").status()));
+}
+
 }  // namespace
 }  // namespace vol

@@ -113,9 +113,10 @@ TEST_F(ViewPopulatorTest, DirectoriesAreMadeOnFirstUseAndFilesLinkTheSharedCopy)
   EXPECT_NE(access((view + "/a/b").c_str(), F_OK), 0);
   std::optional<Entry> origin = populator_->DirEntry(a.st_dev, a.st_ino);
   ASSERT_TRUE(origin.has_value());
-  SessionViewIndex index(*engine_, *populator_);
-  ASSERT_TRUE(index.Origin(a.st_dev, a.st_ino).has_value()) << "an unpopulated directory mirrors its tree";
-  EXPECT_EQ(index.Origin(a.st_dev, a.st_ino)->tree, origin->tree);
+  std::unique_ptr<ViewIndex> index = NewSessionViewIndex(*engine_, *populator_);
+  ASSERT_TRUE(index->Origin(a.st_dev, a.st_ino).ok());
+  ASSERT_TRUE(index->Origin(a.st_dev, a.st_ino)->has_value()) << "an unpopulated directory mirrors its tree";
+  EXPECT_EQ((*index->Origin(a.st_dev, a.st_ino))->tree, origin->tree);
 
   // top.bin: the shared cache's file, linked (two links), with a slot.
   struct stat top = Stat(view + "/top.bin");
@@ -132,8 +133,9 @@ TEST_F(ViewPopulatorTest, DirectoriesAreMadeOnFirstUseAndFilesLinkTheSharedCopy)
   absl::StatusOr<std::string> got = ReadFile(view + "/top.bin");
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(*got == big);
-  ASSERT_TRUE(index.Origin(top.st_dev, top.st_ino).has_value());
-  EXPECT_EQ(index.Origin(top.st_dev, top.st_ino)->chunks.size(), 3u);
+  ASSERT_TRUE(index->Origin(top.st_dev, top.st_ino).ok());
+  ASSERT_TRUE(index->Origin(top.st_dev, top.st_ino)->has_value());
+  EXPECT_EQ((*index->Origin(top.st_dev, top.st_ino))->chunks.size(), 3u);
 
   EXPECT_EQ(Stat(view + "/empty").st_nlink, 1u) << "an empty file is private";
   char target[256];
