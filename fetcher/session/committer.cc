@@ -60,6 +60,10 @@ absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMoun
   report.base = mount.base_root;
   report.bytes_uploaded = up.uploaded;
   if (!scan->changes.empty()) {
+    // What was uploaded is safe from vol gc only while the lock held (FORMAT.md).
+    if (request.lock != nullptr) {
+      if (absl::Status s = request.lock->Check(); !s.ok()) return s;
+    }
     const std::vector<Change>& changes = scan->changes;
     absl::StatusOr<MutationResult> r = CommitMutation(
         store, mount.volume, absl::StrCat("vol run on ", HostName()),

@@ -25,6 +25,7 @@
 #include "fetcher/session/view_index.h"
 #include "fetcher/store/object_store.h"
 #include "fetcher/volume/volumes.h"
+#include "fetcher/volume/write_lock.h"
 
 namespace vol {
 
@@ -34,6 +35,7 @@ struct SessionMount {
   VolumeInfo volume;
   bool read_only = false;
   ObjectId base_root;  // the snapshot the view mirrors (the session's base)
+  uint64_t base_seq = 0;  // the newest commit whose entries the view holds (pinned against vol gc)
   bool preserve_special_modes = false;  // the view has setuid/setgid/o+w as stored (MaterialMode)
 };
 
@@ -42,6 +44,7 @@ struct CommitRequest {
   bool full = false;                 // compare the whole view with the base instead
   std::vector<ViewRename> renames;   // made since the base, in order
   bool skip_open = false;            // leave out files open for writing
+  WriteLock* lock = nullptr;         // held since before the first upload (vol gc's protocol)
 };
 
 struct CommitReport {

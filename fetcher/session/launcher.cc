@@ -173,7 +173,7 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
     std::string view = session.ViewPath(i, m.spec.volume);
     lines.push_back({m.spec.mount, view, o.read_only});
     FetcherMount fm;
-    fm.session = {m.spec.mount, view, m.info, o.read_only, m.head.root, o.preserve_special_modes};
+    fm.session = {m.spec.mount, view, m.info, o.read_only, m.head.root, m.head.seq, o.preserve_special_modes};
     fm.root_mtime_ns = m.head.seq == 0 ? m.info.created_ns : m.head.time_ns;
     config.mounts.push_back(std::move(fm));
     files += m.head.files;

@@ -132,8 +132,14 @@ void PrivateCopies::Copy(std::shared_ptr<UniqueFd> dir, std::string name, bool e
     }
     unlinkat(d, tmp.c_str(), 0);  // left over when it did not take the place
     return s;
-  }();
-  engine_.Post([this, inode, result] { Finish(inode, result); });
+  };
+  absl::Status status;
+  try {
+    status = result();
+  } catch (const std::exception& e) {
+    status = absl::InternalError(absl::StrCat("making a private copy: ", e.what()));
+  }
+  engine_.Post([this, inode, status] { Finish(inode, status); });
 }
 
 void PrivateCopies::Finish(std::pair<uint64_t, uint64_t> inode, absl::Status s) {

@@ -248,6 +248,7 @@ void SessionCommits::StartNext() {
         size_t mount;
         ObjectId base;
         ObjectId head;
+        uint64_t head_seq;
       };
       auto plans = std::make_shared<std::vector<Plan>>();
       if (shared_job->reload && result->ok()) {
@@ -262,7 +263,7 @@ void SessionCommits::StartNext() {
             *result = edits.status();
             break;
           }
-          plans->push_back({m, base, head->root});
+          plans->push_back({m, base, head->root, head->seq});
         }
       }
       engine_.Post([this, snaps = std::move(snaps), outcomes, result, shared_job, plans] {
@@ -284,6 +285,7 @@ void SessionCommits::StartNext() {
             break;
           }
           mounts_[plan.mount].base_root = plan.head;
+          mounts_[plan.mount].base_seq = plan.head_seq;
         }
         if (!plans->empty()) journal_.WriteRecover(RecoverMounts()).IgnoreError();
         running_ = false;
@@ -297,13 +299,31 @@ void SessionCommits::StartNext() {
 
 absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& snaps, bool skip_open,
                                                  std::vector<Outcome>* outcomes) {
+  // vol gc's protocol: a lock from before the first upload until the commit
+  // lands, pinning the commits whose entries the views still hold.
+  std::vector<WriteLock::Pin> pins;
+  for (const Snapshot& s : snaps) pins.push_back({s.at.volume.id, s.at.base_seq});
+  for (const auto& [id, seq] : committed_seqs_) pins.push_back({id, seq});
+  if (lock_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<WriteLock>> lock = WriteLock::Acquire(store_, "vol run", pins);
+    if (!lock.ok()) return lock.status();
+    lock_ = *std::move(lock);
+  } else if (absl::Status s = lock_->SetPins(pins); !s.ok()) {
+    return s;
+  }
   CommitReport total;
   for (const Snapshot& s : snaps) {
     CommitRequest request;
     for (const auto& [p, g] : s.changed) request.changed.push_back(p);
     for (const JournalRename& r : s.renames) request.renames.push_back(r.rename);
     request.skip_open = skip_open;
-    absl::StatusOr<CommitReport> r = CommitChanges(store_, s.at, index_, request);
+    request.lock = lock_.get();
+    absl::StatusOr<CommitReport> r;
+    try {
+      r = CommitChanges(store_, s.at, index_, request);
+    } catch (const std::exception& e) {  // no exception leaves the commit thread: the session is kept
+      r = absl::InternalError(absl::StrCat("internal error: ", e.what()));
+    }
     if (!r.ok()) {
       return absl::Status(r.status().code(), absl::StrCat("commit of ", ShowBytes(s.at.mount), " (volume '",
                                                           s.at.volume.name, "') failed: ", r.status().message()));
@@ -314,6 +334,7 @@ absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& sn
     total.trees_written += r->trees_written;
     total.seq = r->seq;
     for (const std::string& p : r->skipped) total.skipped.push_back(p);
+    if (r->committed) committed_seqs_[s.at.volume.id] = r->seq;
     outcomes->push_back({s.mount, *std::move(r)});
   }
   return total;
@@ -368,13 +389,22 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
   std::vector<Snapshot> snaps = TakeSnapshots(all);
   if (snaps.empty()) return CommitReport{};
   std::vector<Outcome> outcomes;
-  absl::StatusOr<CommitReport> r = Run(snaps, /*skip_open=*/false, &outcomes);
+  // Every process of the session has exited (its lifeline), but one that let
+  // go of it may still be writing: a file open for writing is never published
+  // half-written, it stays for `vol commit --session`.
+  absl::StatusOr<CommitReport> r = Run(snaps, /*skip_open=*/true, &outcomes);
   Published(snaps, outcomes);
-  if (r.ok()) {
+  if (r.ok() && r->skipped.empty()) {
     // Published: a session whose `vol run` died meanwhile has nothing to keep.
     for (auto& c : changed_) c.clear();
     Settled();
     return r;
+  }
+  if (r.ok()) {
+    std::string open;
+    for (const std::string& p : r->skipped) absl::StrAppend(&open, open.empty() ? "" : ", ", ShowBytes(p));
+    r = absl::FailedPreconditionError(absl::StrCat(
+        "files still open for writing by a process that left the session were not published (", open, ")"));
   }
   // Keep everything needed to publish later: the views, recover.json, the journal.
   journal_.Repair(PendingRenames());

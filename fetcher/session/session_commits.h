@@ -122,6 +122,10 @@ class SessionCommits {
   bool running_ = false;
   bool loop_alive_ = true;  // false once Final starts: replies have nowhere to go
 
+  // Commit thread (or the caller of Final, after it):
+  std::unique_ptr<WriteLock> lock_;  // vol gc's protocol, taken at the first commit
+  absl::flat_hash_map<std::string, uint64_t> committed_seqs_;  // volume id → last commit made
+
   absl::Mutex mu_;
   std::function<void()> work_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
