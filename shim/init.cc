@@ -100,7 +100,12 @@ void atfork_parent() { ipc_atfork_parent(); }
 void atfork_child() {
   g.pid = raw_getpid();
   ipc_atfork_child();
+  notify_inherited_writes();
 }
+
+// A process that exits normally leaves what it wrote as it meant to: it
+// tells the fetcher, which otherwise takes its open files as cut short.
+__attribute__((destructor)) void fini() { notify_exit(); }
 
 __attribute__((constructor)) void init() {
   const char* session = getenv(VOL_SESSION_ENV);
@@ -140,6 +145,7 @@ __attribute__((constructor)) void init() {
   lifeline_init(getenv(VOL_LIFELINE_ENV));
   update_cwd();
   fd_scan_inherited();
+  notify_inherited_writes();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 

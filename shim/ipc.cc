@@ -209,18 +209,36 @@ int ipc_call(vol_request* req, size_t path_len, vol_response* resp, int pass) {
   return resp->err;
 }
 
+// Whether this process announced a writer (VOL_CHANGED_OPEN_WRITE): only such
+// a process has an exit to report.
+static bool g_announced_writer;
+
 int notify_changed(const char* mount_path, uint32_t kind, const char* new_path) {
   vol_request req;
   size_t n = strlen(mount_path), m = new_path ? strlen(new_path) + 1 : 0;
   if (n + 1 + m > sizeof req.path) return ENAMETOOLONG;
   req.op = VOL_OP_CHANGED;
-  req.index = 0;
+  req.index = (uint32_t)raw_getpid();  // who did it: a writer that is killed never closes
   req.offset = kind;
   req.length = 0;
   memcpy(req.path, mount_path, n + 1);
   if (new_path) memcpy(req.path + n + 1, new_path, m);
   vol_response resp;
+  if (kind == VOL_CHANGED_OPEN_WRITE && own_process()) g_announced_writer = true;
   return ipc_call(&req, n + m, &resp);
+}
+
+void notify_exit() {
+  if (!g.active || !own_process() || !g_announced_writer) return;
+  vol_request req;
+  req.op = VOL_OP_EXIT;
+  req.index = (uint32_t)raw_getpid();
+  req.offset = req.length = 0;
+  req.path[0] = '\0';
+  vol_response resp;
+  int saved = errno;
+  ipc_call(&req, 0, &resp);
+  errno = saved;
 }
 
 bool is_shim_fd(int fd) {
@@ -252,6 +270,7 @@ void ipc_atfork_parent() {
   for (Conn& c : g_conns) pthread_mutex_unlock(&c.mu);
 }
 void ipc_atfork_child() {
+  g_announced_writer = false;  // the parent's writers are its own
   // The inherited connections are the parent's: replies must not cross.
   for (Conn& c : g_conns) {
     if (c.fd >= 0) sys(SYS_close, c.fd);

@@ -267,6 +267,12 @@ int ipc_call(vol_request* req, size_t path_len, vol_response* resp, int pass = -
 // path of a rename). Returns 0 or an errno value.
 int notify_changed(const char* mount_path, uint32_t kind = VOL_CHANGED_PATH,
                    const char* new_path = nullptr);
+// This process exits normally (VOL_OP_EXIT): what it wrote is as it left it.
+void notify_exit();
+// Before an exec: the write fds it will close (FD_CLOEXEC) are reported closed.
+void notify_cloexec_writes();
+// A new process holding inherited write fds reports itself as their writer.
+void notify_inherited_writes();
 bool is_shim_fd(int fd);   // the IPC socket
 int shim_fds(int* out);    // the IPC sockets' fds (at most kConns), how many
 void shim_fd_lost(int fd); // fd is about to be replaced (dup2 onto it)

@@ -1,6 +1,7 @@
-// New programs: exec and posix_spawn. Each translates the binary's path, makes
-// every view file the child can read without the shim complete, and puts the
-// session's environment back if the program stripped it.
+// New programs and ended ones: exec, posix_spawn and _exit. Each exec
+// translates the binary's path, makes every view file the child can read
+// without the shim complete, and puts the session's environment back if the
+// program stripped it.
 //
 // Invariant: nothing here allocates or writes shared state, because exec is
 // often called in a vfork child that shares the parent's memory. The child's
@@ -176,6 +177,7 @@ VOL_WRAPPER(int, execve, (const char* path, char* const argv[], char* const envp
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
   if (!before_exec(r, bufs.llp_value)) return -1;
+  notify_cloexec_writes();
   VOL_REAL(execve)(r.path, argv, env);
   if (errno == ENOENT && sys(SYS_faccessat, AT_FDCWD, r.path, F_OK, 0) == 0) {
     char head[kPathMax];
@@ -236,6 +238,7 @@ VOL_WRAPPER(int, execveat, (int dirfd, const char* path, char* const argv[], cha
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
   if (!before_exec(r, bufs.llp_value)) return -1;
+  notify_cloexec_writes();
   return VOL_REAL(execveat)(dirfd, r.path, argv, env, flags);
 }
 
@@ -246,11 +249,25 @@ VOL_WRAPPER(int, fexecve, (int fd, char* const argv[], char* const envp[])) {
   char* env[env_count(envp) + kEnvExtra + 1];
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
+  notify_cloexec_writes();
   return VOL_REAL(fexecve)(fd, argv, env);
 }
 
 VOL_WRAPPER(int, execv, (const char* path, char* const argv[])) {
   return vol_w_execve(path, argv, environ);
+}
+
+// A process that ends with _exit (a fork child, Python's os._exit) runs no
+// destructor: it says it exits normally here (init.cc's fini for exit).
+VOL_WRAPPER(void, _exit, (int status)) {
+  notify_exit();
+  VOL_REAL(_exit)(status);
+  __builtin_unreachable();
+}
+VOL_WRAPPER(void, _Exit, (int status)) {
+  notify_exit();
+  VOL_REAL(_Exit)(status);
+  __builtin_unreachable();
 }
 
 // PATH search, as glibc's execvpe does it, but through the shim's execve so that

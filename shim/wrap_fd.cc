@@ -178,10 +178,12 @@ VOL_WRAPPER(int, dup, (int fd)) {
   if (nfd >= 0) fd_copy(fd, nfd);
   return nfd;
 }
+static int closing(int fd);
 // dup2/dup3 onto the lifeline's number: the lifeline moves out of the way first.
 static int make_room(int nfd) {
   if (!g.active) return 0;
   shim_fd_lost(nfd);
+  closing(nfd);  // a write fd replaced is a write fd closed (the shell's `> file` restored)
   if (int err = lifeline_move_from(nfd)) {
     errno = err;
     return -1;
@@ -238,14 +240,58 @@ static int notify_real_path(const char* real, uint32_t kind) {
   return err ? -1 : 0;
 }
 
-// A write fd's file is reported again when it is closed (its content is final).
+// Whether another write fd of this process (other than `fd`, and other than
+// those `skip` says are going away) holds the same file: its content is not
+// final until the last one closes (the shell's `exec 3>f`, dup2 onto stdout).
+template <typename Skip>
+static bool other_write_fd(int fd, Skip skip) {
+  struct stat a, b;
+  if (sys(SYS_fstat, fd, &a) < 0) return false;
+  int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
+  for (int o = 0; o <= max && o < kMaxFds; o++) {
+    if (o == fd || !g_fds[o].mount1 || !(g_fds[o].flags & kFdWrite) || skip(o)) continue;
+    if (sys(SYS_fstat, o, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) return true;
+  }
+  return false;
+}
+
+static bool is_write_fd(int fd) {
+  return (unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1 && (g_fds[fd].flags & kFdWrite);
+}
+
+// A write fd's file is reported again when its last write fd in this process
+// is closed: its content is final (a writer killed before that is cut short).
 static int closing(int fd) {
   if ((unsigned)fd >= (unsigned)kMaxFds) return 0;
   int ret = 0;
-  if (g_fds[fd].mount1 && (g_fds[fd].flags & kFdWrite) && own_process())
-    ret = notify_fd(fd, VOL_CHANGED_PATH);
+  if (is_write_fd(fd) && own_process() && !other_write_fd(fd, [](int) { return false; }))
+    ret = notify_fd(fd, VOL_CHANGED_CLOSE_WRITE);
   fd_forget(fd);
   return ret;
+}
+
+static bool cloexec(int fd) {
+  long fl = sys(SYS_fcntl, fd, F_GETFD);
+  return fl >= 0 && (fl & FD_CLOEXEC);
+}
+
+void vol::shim::notify_cloexec_writes() {
+  if (!g.active || !own_process()) return;
+  int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
+  for (int fd = 0; fd <= max && fd < kMaxFds; fd++) {
+    if (is_write_fd(fd) && cloexec(fd) && !other_write_fd(fd, cloexec)) notify_fd(fd, VOL_CHANGED_CLOSE_WRITE);
+  }
+}
+
+// A new process (a fork child, or an exec that inherited them) holds write
+// fds its parent opened: it is one of their writers now, and the parent may
+// close its copies first.
+void vol::shim::notify_inherited_writes() {
+  if (!g.active || !g.writes || !own_process()) return;
+  int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
+  for (int fd = 0; fd <= max && fd < kMaxFds; fd++) {
+    if (is_write_fd(fd)) notify_fd(fd, VOL_CHANGED_OPEN_WRITE);
+  }
 }
 
 VOL_WRAPPER(int, close, (int fd)) {

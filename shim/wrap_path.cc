@@ -411,12 +411,24 @@ static int open_resolved(const Resolved& r, int flags, mode_t mode) {
     return fd;
   }
   if ((flags & O_CREAT) && !writes && parent_ready(r) < 0) return -1;
+  // A writer is announced before the open: a kill between the two must not
+  // leave an empty or truncated file that looks final, and a fetcher that is
+  // gone fails the open before it creates or truncates anything.
+  bool opens_for_writing = (flags & O_ACCMODE) != O_RDONLY;
+  if (opens_for_writing && changed(r, VOL_CHANGED_OPEN_WRITE) < 0) {
+    errno = EIO;
+    return -1;
+  }
   int fd = real(r.dirfd, r.path, flags, mode);
-  if (fd < 0) return fd;
+  if (fd < 0) {
+    int saved = errno;
+    if (opens_for_writing) changed(r, VOL_CHANGED_CLOSE_WRITE);
+    errno = saved;
+    return fd;
+  }
   fd_note_resolved(fd, r, flags);
   int told = 0;
-  if ((flags & O_ACCMODE) != O_RDONLY) told = changed(r, VOL_CHANGED_OPEN_WRITE);
-  else if (writes || (flags & O_CREAT)) told = changed(r, VOL_CHANGED_PATH);
+  if (!opens_for_writing && (writes || (flags & O_CREAT))) told = changed(r, VOL_CHANGED_PATH);
   if (told < 0) {
     fd_forget(fd);
     sys(SYS_close, fd);
@@ -467,14 +479,20 @@ static int fopen_flags(const char* mode) {
   }
 }
 static FILE* fopen_done(FILE* f, const Resolved& r, int flags) {
-  if (!f || r.mount < 0) return f;
+  if (r.mount < 0) return f;
+  int saved = errno;
+  if (!f) {
+    if (is_write_open(flags)) changed(r, VOL_CHANGED_CLOSE_WRITE);  // announced by fopen_check
+    errno = saved;
+    return f;
+  }
   int fd = fileno(f);
   fd_note(fd, r.mount, flags);
-  if (ensure_all(fd) < 0 ||
-      (is_write_open(flags) && changed(r, VOL_CHANGED_OPEN_WRITE) < 0)) {
-    int saved = errno;
+  if (ensure_all(fd) < 0) {
+    saved = errno;
     fd_forget(fd);
     fclose(f);
+    if (is_write_open(flags)) changed(r, VOL_CHANGED_CLOSE_WRITE);
     errno = saved;
     return nullptr;
   }
@@ -483,7 +501,10 @@ static FILE* fopen_done(FILE* f, const Resolved& r, int flags) {
 static bool fopen_check(const Resolved& r, int flags) {
   if (r.mount < 0 || !is_write_open(flags)) return true;
   if (!may_write(r) || parent_ready(r) < 0) return false;
-  return copy_up(r, true, flags & O_TRUNC) == 0;
+  if (copy_up(r, true, flags & O_TRUNC) < 0) return false;
+  if (changed(r, VOL_CHANGED_OPEN_WRITE) == 0) return true;  // announced before the open (open_resolved)
+  errno = EIO;
+  return false;
 }
 #define VOL_GEN_FOPEN(NAME, PARAMS, ARGS)                                    \
   VOL_WRAPPER(FILE*, NAME, PARAMS) {                                         \

@@ -325,10 +325,6 @@ class Scanner {
       return absl::OkStatus();
     }
     e.type = EntryType::kFile;
-    if (IsOpen(v.st)) {
-      result_.open.push_back(Rel(path));
-      return absl::OkStatus();
-    }
     absl::StatusOr<std::optional<Entry>> origin = index_.Origin(v.st.st_dev, v.st.st_ino);
     if (!origin.ok()) return origin.status();
     if (origin->has_value()) {
@@ -344,6 +340,12 @@ class Scanner {
       e = o;
       e.name = v.name;
       if (b == nullptr || !SameEntry(*b, e)) Push(Change::Kind::kPut, path, std::move(e));
+      return absl::OkStatus();
+    }
+    // Only a file the program writes counts as open: a content file is open
+    // for writing by the fetchers filling it, which the program never sees.
+    if (IsOpen(v.st)) {
+      result_.open.push_back(Rel(path));
       return absl::OkStatus();
     }
     // The view holds the content: pin the inode, then upload from the pin.

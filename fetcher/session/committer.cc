@@ -29,6 +29,12 @@ absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMoun
                                            const CommitRequest& request) {
   absl::flat_hash_set<FileKey> open;
   if (request.skip_open) open = FilesOpenForWriting();
+  for (const std::string& p : request.cut_short) {
+    struct stat st;
+    if (lstat(absl::StrCat(mount.view, "/", p).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      open.insert({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+    }
+  }
   // Beside the view, on its file system, so that hard links work.
   std::string scratch = absl::StrCat(mount.view, ".commit");
   RemoveTreeForce(scratch).IgnoreError();
@@ -42,7 +48,7 @@ absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMoun
   options.dirty = request.changed;
   options.full = request.full;
   options.renames = request.renames;
-  options.open_for_writing = request.skip_open ? &open : nullptr;
+  options.open_for_writing = request.skip_open || !request.cut_short.empty() ? &open : nullptr;
   options.scratch = have_scratch ? scratch : "";
   absl::StatusOr<ScanResult> scan = ScanChanges(store, mount.base_root, mount.view, mount.mount, index, options);
   if (!scan.ok()) return scan.status();

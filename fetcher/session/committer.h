@@ -12,8 +12,9 @@
 //     rules). A directory is never rebuilt from the view.
 //   - The same changes replayed on the base give the session's new base
 //     (CommitReport::base), the snapshot its view mirrors from now on.
-//   - A file open for writing is left out when `skip_open` is set, and its
-//     path (and every changed path above or below it) stays changed.
+//   - A file open for writing is left out when `skip_open` is set, and one
+//     cut short by a kill (write_tracker.h) always is; its path (and every
+//     changed path above or below it) stays changed.
 #ifndef VOL_FETCHER_SESSION_COMMITTER_H_
 #define VOL_FETCHER_SESSION_COMMITTER_H_
 
@@ -44,6 +45,7 @@ struct CommitRequest {
   bool full = false;                 // compare the whole view with the base instead
   std::vector<ViewRename> renames;   // made since the base, in order
   bool skip_open = false;            // leave out files open for writing
+  std::vector<std::string> cut_short;  // files whose writers were killed: left out too
   WriteLock* lock = nullptr;         // held since before the first upload (vol gc's protocol)
 };
 
@@ -55,7 +57,7 @@ struct CommitReport {
   uint64_t trees_written = 0;
   ObjectId base;                     // the session's new base
   std::vector<std::string> done;     // changed paths now published
-  std::vector<std::string> skipped;  // open for writing: left for later
+  std::vector<std::string> skipped;  // open for writing or cut short: left for later
   std::vector<std::string> special;  // FIFOs, sockets, devices: never published
 };
 

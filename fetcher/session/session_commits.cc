@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fetcher/format/json_bytes.h"
+#include "fetcher/session/session_dir.h"
 #include "fetcher/session/session_files.h"
 #include "fetcher/session/session_server.h"
 #include "fetcher/session/view_index.h"
@@ -29,10 +30,6 @@ std::vector<std::string> ViewsOf(const std::vector<SessionMount>& mounts) {
   return views;
 }
 
-std::string InView(const SessionMount& m, const std::string& rel) {
-  return rel.empty() ? m.view : absl::StrCat(m.view, "/", rel);
-}
-
 }  // namespace
 
 SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, ViewPopulator& populator,
@@ -47,7 +44,8 @@ SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, ViewPopu
       journal_(session_dir_, store.Url()),
       changed_(mounts_.size()),
       renames_(mounts_.size()),
-      renames_in_base_(mounts_.size(), 0) {
+      renames_in_base_(mounts_.size(), 0),
+      writers_(ProcessAlive) {
   journal_.WriteRecover(RecoverMounts()).IgnoreError();
   thread_ = std::thread([this] { Worker(); });
 }
@@ -120,7 +118,12 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
     if (loop_alive_) reply(r);
   };
   switch (req.op) {
+    case VOL_OP_EXIT:
+      writers_.Exited(static_cast<int>(req.index));
+      guarded(ResponseFor(absl::OkStatus()));
+      return;
     case VOL_OP_CHANGED: {
+      int pid = static_cast<int>(req.index);  // 0 from a shim that predates writer tracking
       std::string path(req.path);
       std::string rel;
       int m = MountOf(path, &rel);
@@ -142,6 +145,7 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
         std::optional<ResolvedPath> dest = m2 >= 0 ? resolver_.Resolve(static_cast<size_t>(m2), to_rel) : std::nullopt;
         if (dest) {
           if (dest->mount == from->mount && dest->path != from->path) {
+            writers_.Renamed(from->mount, from->path, dest->path);
             JournalRename r{++rename_seq_, from->mount, {from->path, dest->path}};
             renames_[from->mount].push_back(r);
             journal_.AppendRename(r);
@@ -152,6 +156,9 @@ void SessionCommits::Handle(const vol_request& req, std::function<void(const vol
         // Through a symlink, content and metadata changes reach its target.
         std::optional<ResolvedPath> target = resolver_.Target(*from);
         if (target) Changed(target->mount, target->path);
+        const ResolvedPath& file = target ? *target : *from;
+        if (pid > 0 && req.offset == VOL_CHANGED_OPEN_WRITE) writers_.Opened(file.mount, file.path, pid);
+        if (pid > 0 && req.offset == VOL_CHANGED_CLOSE_WRITE) writers_.Closed(file.mount, file.path, pid);
       }
       Changed(from->mount, from->path);
       guarded(ResponseFor(absl::OkStatus()));
@@ -217,7 +224,7 @@ std::vector<SessionCommits::Snapshot> SessionCommits::TakeSnapshots(const std::v
   std::vector<Snapshot> snaps;
   for (size_t m : mounts) {
     if (mounts_[m].read_only || (changed_[m].empty() && renames_[m].empty())) continue;
-    Snapshot s{m, mounts_[m], {}, renames_[m]};
+    Snapshot s{m, mounts_[m], {}, renames_[m], writers_.CutShort(m)};
     for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
     snaps.push_back(std::move(s));
   }
@@ -311,12 +318,19 @@ absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& sn
   } else if (absl::Status s = lock_->SetPins(pins); !s.ok()) {
     return s;
   }
+  if (!session_dir_.empty()) {
+    // For `vol commit --session`, should this fetcher die too.
+    std::vector<std::vector<std::string>> cut_short(mounts_.size());
+    for (const Snapshot& s : snaps) cut_short[s.mount] = s.cut_short;
+    if (absl::Status w = WriteCutShort(session_dir_, cut_short); !w.ok()) return w;
+  }
   CommitReport total;
   for (const Snapshot& s : snaps) {
     CommitRequest request;
     for (const auto& [p, g] : s.changed) request.changed.push_back(p);
     for (const JournalRename& r : s.renames) request.renames.push_back(r.rename);
     request.skip_open = skip_open;
+    request.cut_short = s.cut_short;
     request.lock = lock_.get();
     absl::StatusOr<CommitReport> r;
     try {
@@ -401,10 +415,21 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
     return r;
   }
   if (r.ok()) {
-    std::string open;
-    for (const std::string& p : r->skipped) absl::StrAppend(&open, open.empty() ? "" : ", ", ShowBytes(p));
-    r = absl::FailedPreconditionError(absl::StrCat(
-        "files still open for writing by a process that left the session were not published (", open, ")"));
+    std::string cut, open;
+    for (const std::string& p : r->skipped) {
+      bool killed = std::any_of(snaps.begin(), snaps.end(), [&p](const Snapshot& s) {
+        return std::find(s.cut_short.begin(), s.cut_short.end(), p) != s.cut_short.end();
+      });
+      std::string& list = killed ? cut : open;
+      absl::StrAppend(&list, list.empty() ? "" : ", ", ShowBytes(p));
+    }
+    std::string why;
+    if (!cut.empty()) absl::StrAppend(&why, "files whose writers were killed before closing them (", cut, ")");
+    if (!open.empty()) {
+      absl::StrAppend(&why, why.empty() ? "" : ", and ", "files still open for writing by a process that left the session (",
+                      open, ")");
+    }
+    r = absl::FailedPreconditionError(absl::StrCat(why, " were not published; everything else was"));
   }
   // Keep everything needed to publish later: the views, recover.json, the journal.
   journal_.Repair(PendingRenames());

@@ -17,8 +17,9 @@
 //     that commit started (a generation number per change): a change made
 //     during a commit is published by the next one. A rename stays pending
 //     until a commit that included it succeeds.
-//   - Background commits skip files open for writing; the final commit (the
-//     program has exited) does not.
+//   - Background commits and the final one skip files open for writing; no
+//     commit publishes a file whose writers were killed before closing it
+//     (write_tracker.h): the final commit keeps the session and names them.
 //   - A special file (FIFO, socket, device) is never published and is named
 //     on stderr once per path.
 //   - So that a session killed whole loses nothing, the journal
@@ -48,6 +49,7 @@
 #include "fetcher/session/session_journal.h"
 #include "fetcher/session/view_index.h"
 #include "fetcher/session/view_populator.h"
+#include "fetcher/session/write_tracker.h"
 #include "vol/session.h"
 
 namespace vol {
@@ -58,7 +60,7 @@ class SessionCommits {
                  std::vector<SessionMount> mounts, std::string session_dir);
   ~SessionCommits();  // finishes the running commit
 
-  // VOL_OP_CHANGED / COMMIT / RELOAD (loop thread).
+  // VOL_OP_CHANGED / EXIT / COMMIT / RELOAD (loop thread).
   void Handle(const vol_request& req, std::function<void(const vol_response&)> reply);
   // A background commit, unless one is running or nothing changed (loop thread).
   void Tick();
@@ -75,6 +77,7 @@ class SessionCommits {
     SessionMount at;  // with the base as it was
     std::vector<std::pair<std::string, uint64_t>> changed;  // path, generation
     std::vector<JournalRename> renames;
+    std::vector<std::string> cut_short;  // files whose writers were killed (never published)
   };
   struct Job {
     std::vector<size_t> mounts;
@@ -116,6 +119,7 @@ class SessionCommits {
   std::vector<uint64_t> renames_in_base_;            // per mount: the last rename its base includes
   uint64_t generation_ = 0;
   uint64_t rename_seq_ = 0;
+  WriteTracker writers_;                               // who is writing what
   absl::flat_hash_set<std::string> reported_special_;  // "mount\tpath"
   std::string last_background_error_;
   std::deque<Job> jobs_;

@@ -28,6 +28,10 @@ inline constexpr char kSessionPendingFile[] = "pending.json";
 // The final commit's result ("FILES BYTES SEQ") or its error (one line).
 inline constexpr char kSessionCommitFile[] = "commit";
 inline constexpr char kSessionCommitErrorFile[] = "commit_error";
+// The files whose writers were killed before they closed them ("MOUNT NUL
+// PATH NUL" records: mount index, mount-relative path), rewritten by each
+// commit: `vol commit --session` leaves them out (write_tracker.h).
+inline constexpr char kSessionCutShortFile[] = "cut-short";
 // The fetcher's counters at exit (fetcher_process.h).
 inline constexpr char kSessionStatsFile[] = "stats";
 

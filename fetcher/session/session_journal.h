@@ -88,6 +88,11 @@ std::vector<std::vector<JournalRename>> ReadJournalRenames(const std::string& se
 
 std::string EncodeRename(const JournalRename& r);
 
+// The session's files cut short by a kill (kSessionCutShortFile): per mount
+// index, mount-relative paths. Writing none removes the file.
+absl::Status WriteCutShort(const std::string& session_dir, const std::vector<std::vector<std::string>>& per_mount);
+std::vector<std::vector<std::string>> ReadCutShort(const std::string& session_dir, size_t mounts);
+
 }  // namespace vol
 
 #endif  // VOL_FETCHER_SESSION_SESSION_JOURNAL_H_

@@ -1,5 +1,6 @@
 #include "fetcher/session/session_recovery.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
@@ -26,7 +27,7 @@ int LivePid(const std::string& session_dir, const char* file) {
 
 }  // namespace
 
-absl::StatusOr<CommitReport> RecoverSession(const std::string& session_dir) {
+absl::StatusOr<CommitReport> RecoverSession(const std::string& session_dir, bool include_cut_short) {
   // Nothing in DIR is trusted before this: another user may have planted it.
   if (absl::Status s = CheckKeptSession(session_dir); !s.ok()) return s;
   if (int pid = LivePid(session_dir, kSessionOwnerFile); pid != 0) {
@@ -49,6 +50,7 @@ absl::StatusOr<CommitReport> RecoverSession(const std::string& session_dir) {
   if (!store.ok()) return store.status();
   std::vector<std::vector<JournalRename>> journal = ReadJournalRenames(session_dir, info->mounts);
   std::string presence = absl::StrCat(session_dir, "/", VOL_SESSION_PRESENCE);
+  std::vector<std::vector<std::string>> cut_short = ReadCutShort(session_dir, info->mounts.size());
   CommitReport total;
   for (size_t i = 0; i < info->mounts.size(); ++i) {
     const SessionMount& m = info->mounts[i].mount;
@@ -65,6 +67,7 @@ absl::StatusOr<CommitReport> RecoverSession(const std::string& session_dir) {
     CommitRequest request;
     request.full = true;
     request.renames = renames;
+    if (!include_cut_short) request.cut_short = cut_short[i];
     absl::StatusOr<CommitReport> r = CommitChanges(**store, m, **index, request);
     if (!r.ok()) return failed(r.status());
     // Published: a retry after a later mount fails starts from here.
@@ -80,7 +83,13 @@ absl::StatusOr<CommitReport> RecoverSession(const std::string& session_dir) {
     total.bytes_uploaded += r->bytes_uploaded;
     total.trees_written += r->trees_written;
     total.seq = r->seq;
+    for (const std::string& p : r->skipped) {
+      if (std::find(cut_short[i].begin(), cut_short[i].end(), p) != cut_short[i].end()) {
+        total.skipped.push_back(absl::StrCat(m.mount, "/", p));
+      }
+    }
   }
+  if (!total.skipped.empty()) return total;  // kept, with what was left out
   if (absl::Status s = RemoveSessionDir(session_dir); !s.ok()) return s;
   return total;
 }

@@ -9,7 +9,10 @@
 // other (CommitChanges, full). Which view files hold their content and which
 // are still the snapshot's comes from the session's presence table
 // (NewDeadViewIndex). Refused while the session's `vol run` or fetcher is
-// alive. On success the session directory is removed.
+// alive. On success the session directory is removed — unless files cut
+// short by a kill (their writers died before closing them, write_tracker.h)
+// were left out: then it stays, with them, and the report names them
+// (`skipped`); `include_cut_short` publishes them as the kill left them.
 #ifndef VOL_FETCHER_SESSION_SESSION_RECOVERY_H_
 #define VOL_FETCHER_SESSION_SESSION_RECOVERY_H_
 
@@ -20,7 +23,7 @@
 
 namespace vol {
 
-absl::StatusOr<CommitReport> RecoverSession(const std::string& session_dir);
+absl::StatusOr<CommitReport> RecoverSession(const std::string& session_dir, bool include_cut_short = false);
 
 }  // namespace vol
 

@@ -138,33 +138,34 @@ enum vol_op {
   VOL_OP_PRIVATE = 7,   /* replace the content file `path` (a name in the directory passed
                            as an fd, SCM_RIGHTS) by a private file; offset: 0 = with its
                            content (copy-up), 1 = empty (it is about to be truncated) */
+  VOL_OP_EXIT = 8,      /* process `index` exits normally: every file it opened for writing
+                           is as it left it (not cut short by a kill) */
 };
 
-/* VOL_OP_CHANGED says in vol_request.offset what happened to `path` (a shim
- * that predates these kinds sends 0, VOL_CHANGED_PATH, for everything):
+/* VOL_OP_CHANGED says in vol_request.offset what happened to `path`, and in
+ * vol_request.index which process did it (its pid):
  *
  * The write path's rules, which keep fetched bytes and written bytes apart:
- *  - Before a shim writes into, truncates (to a non-zero size), renames or links
- *    a regular file whose presence slot is not complete, it makes the file
- *    complete with VOL_OP_FETCH_ALL (copy-up), so the fetcher never writes into
- *    a file the program has changed or moved.
- *  - Before an operation that drops a file's content — open with O_TRUNC,
- *    truncate to 0, unlink, rename onto an existing file — the shim sends
- *    VOL_CHANGED_DISCARD for it (while the path still names that file). The
- *    fetcher marks the file's slot complete and writes nothing more into it,
- *    then replies; no copy-up is needed.
- *  - A directory that is renamed takes its not-yet-fetched files with it: the
- *    shim sends VOL_CHANGED_RENAME after the rename, and the fetcher moves its
- *    records from OLD to NEW before it replies.
- *  - A file is being written from VOL_CHANGED_OPEN_WRITE until a
- *    VOL_CHANGED_PATH for it (sent when each write fd is closed); a process that
- *    dies sends no close, so a fetcher that needs certainty checks the
- *    session's processes' open fds. */
+ *  - A view file that is a shared content file (VOL_SLOT_FILE with
+ *    VOL_SLOT_SHARED) is never written by a program: before writing into it,
+ *    truncating it or changing its metadata, the shim has it replaced by a
+ *    private copy (VOL_OP_PRIVATE). Its bytes keep arriving in its own inode,
+ *    for whoever holds it, whatever happens to its name.
+ *  - A view file still arriving that is not shared (a fetcher that fills
+ *    private view files) is fetched whole (VOL_OP_FETCH_ALL) before it is
+ *    written or moved; before its content is dropped (O_TRUNC, truncate to 0,
+ *    unlink, rename onto it) the shim sends VOL_CHANGED_DISCARD.
+ *  - A file is being written from VOL_CHANGED_OPEN_WRITE until its opener
+ *    sends VOL_CHANGED_CLOSE_WRITE (each write fd closed, replaced by dup2, or
+ *    closed by an exec) or VOL_OP_EXIT (it exits normally). A file whose
+ *    opener is gone without either was cut short by a kill: it is not
+ *    published (its content is whatever the kill left). */
 enum vol_changed {
-  VOL_CHANGED_PATH = 0,       /* after: created, removed, metadata changed, or a write fd closed */
-  VOL_CHANGED_OPEN_WRITE = 1, /* after: opened for writing; its content is in flux */
-  VOL_CHANGED_DISCARD = 2,    /* before: the file's current content is about to be dropped */
-  VOL_CHANGED_RENAME = 3,     /* after: `path` holds "OLD\0NEW\0", both mount paths */
+  VOL_CHANGED_PATH = 0,        /* after: created, removed, or metadata changed */
+  VOL_CHANGED_OPEN_WRITE = 1,  /* after: opened for writing; its content is in flux */
+  VOL_CHANGED_DISCARD = 2,     /* before: the file's current content is about to be dropped */
+  VOL_CHANGED_RENAME = 3,      /* after: `path` holds "OLD\0NEW\0", both mount paths */
+  VOL_CHANGED_CLOSE_WRITE = 4, /* after: a write fd of `path` was closed: its content is final */
 };
 
 #define VOL_PATH_MAX 4096

@@ -100,11 +100,11 @@ test_changes_are_reported_to_the_fetcher() {
   local log
   log=$(cat "$SESSION/changed.log")
   local want
-  for want in "OPEN_WRITE $MNT/new.txt" "PATH $MNT/new.txt" "OPEN_WRITE $MNT/big.bin" \
+  for want in "OPEN_WRITE $MNT/new.txt" "CLOSE_WRITE $MNT/new.txt" "OPEN_WRITE $MNT/big.bin" \
               "DISCARD $MNT/d/nums" "DISCARD $MNT/gone.bin" "DISCARD $MNT/ckpt.bin" \
               "RENAME $MNT/dcold $MNT/renamed-dir" "RENAME $MNT/new.txt $MNT/n1/moved.txt" \
               "RENAME $MNT/ckpt.tmp $MNT/ckpt.bin" "PATH $MNT/n1/n2/n3" "PATH $MNT/emptydir" \
-              "PATH $MNT/abs-link" "PATH $MNT/d/small.txt" "PATH $MNT/hard.txt" "PATH $MNT/x/f300"; do
+              "PATH $MNT/abs-link" "PATH $MNT/d/small.txt" "PATH $MNT/hard.txt" "CLOSE_WRITE $MNT/x/f300"; do
     grep -qxF "$want" <<<"$log" || fail "the fetcher was not told: $want
 log:
 $(head -60 <<<"$log")"

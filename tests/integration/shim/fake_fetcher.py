@@ -28,7 +28,7 @@ SLOT_FILE = 1
 REQ = struct.Struct("<IIQQ")         # vol_request without path
 RESP = struct.Struct("<iIQQ512s")    # vol_response
 OP_PING, OP_FETCH, OP_FETCH_ALL, OP_CHANGED, OP_COMMIT, OP_RELOAD = 0, 1, 2, 3, 4, 5
-KINDS = {0: "PATH", 1: "OPEN_WRITE", 2: "DISCARD", 3: "RENAME"}
+KINDS = {0: "PATH", 1: "OPEN_WRITE", 2: "DISCARD", 3: "RENAME", 4: "CLOSE_WRITE"}
 
 
 def vol_hash(ino):
@@ -177,6 +177,9 @@ def serve(conn):
                     err = 2  # ENOENT: no such mount
             elif op in (6, 7):
                 pass  # POPULATE, PRIVATE: this view is eager, and its files are not shared
+            elif op == 8:
+                with open(os.path.join(session, "changed.log"), "a") as f:
+                    f.write(f"EXIT {index}\n")
             elif op != OP_PING:
                 err = 22
         conn.send(RESP.pack(err, 0, 0, 0, b""))
