@@ -22,8 +22,6 @@ import subprocess
 
 from .measure import CaseError
 
-CHILD_MIB = 4
-
 
 def run_quiet(cmd, env=None, cwd=None, what=None, stdout=subprocess.DEVNULL):
     p = subprocess.run(cmd, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)

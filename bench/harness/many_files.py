@@ -120,5 +120,5 @@ def run(ctx):
                               "inner_wall_s", "<=", 1.0))
     res.ratios.append(Ratio(f"ls -l of a {wide_n:,}-entry directory vs local: time", "wide.ls", "wide.ls_native",
                             metric="inner_wall_s", speed=False))
-    res.ratios.append(Ratio(f"stat of a random path (directory listed) vs native: time per call",
+    res.ratios.append(Ratio("stat of a random path (directory listed) vs native: time per call",
                             "many.stat_random", "many.stat_native", metric="ns", speed=False, op="<=", bound=2.0))

@@ -56,7 +56,13 @@ class Runner:
 
     # --- the page cache -------------------------------------------------
     def drop_caches(self):
-        """sync, then drop the page cache (needs root). Cold cases call this first."""
+        """sync, then drop the page cache (needs root). Cold cases call this first.
+        Not in the smoke profile: it checks that cases work, not their speed, and
+        runs inside make test, where dropping the machine's page cache would slow
+        whatever else runs there (and make a concurrent full run's warm cases cold)."""
+        if self.cfg.profile == "smoke":
+            self.results.note("Smoke run: the page cache was not dropped; figures are not meaningful.")
+            return
         subprocess.run(["sync"], check=False)
         if self._drop_ok is False:
             return
@@ -113,16 +119,21 @@ class Runner:
         m["stderr"] = err
         return m
 
-    def session(self, mounts, program, env=None, stdout=None, peak=False, stats=True, extra_args=()):
+    def session(self, mounts, program, env=None, stdout=None, peak=False, stats=True, extra_args=(),
+                setup=None):
         """`vol run -v M… -- timed -- PROGRAM`: the outer figures are the whole session
-        (start-up, program, end); inner_* the program alone; counters from VOL_STATS."""
+        (start-up, program, end); inner_* the program alone; counters from VOL_STATS.
+        `setup`: a shell command run in the session before the timed program."""
         fd, inner = tempfile.mkstemp(prefix="inner.", dir=self.work)
         os.close(fd)
         stats_path = inner + ".stats"
         cmd = [self.cfg.vol, "run"]
         for m in mounts:
             cmd += ["-v", m]
-        cmd += list(extra_args) + ["--", self.timed, "--out", inner]
+        cmd += list(extra_args) + ["--"]
+        if setup:
+            cmd += ["sh", "-c", setup + ' && exec "$@"', "sh"]
+        cmd += [self.timed, "--out", inner]
         if peak:
             cmd += ["--peak-of", self.cfg.vol]
         cmd += ["--"] + list(program)

@@ -13,6 +13,7 @@ GROUP_TITLES = {
     "warm": "3. Warm cache, new session",
     "many_files": "4. Many files",
     "head": "5a. Head of a cold big file",
+    "write": "Writes (informative)",
     "shim": "5b/6. Shim overhead per call (Google Benchmark, micro_shim)",
 }
 
@@ -24,6 +25,7 @@ COLUMNS = [
     ("gbps", "GB/s (median)", "gbps"),
     ("cpu_s", "client CPU s (median)", "sec"),
     ("cpu_per_gib", "CPU s per GiB", "sec"),
+    ("files_per_s", "files per s (median)", "sec"),
     ("maxrss_kb", "peak RSS, any process (MiB)", "kib"),
     ("inner_peak_kb", "fetcher peak RSS (MiB)", "kib"),
     ("store_bytes", "fetched from store (MiB, max)", "bytes_max"),
@@ -154,7 +156,11 @@ def write_markdown(path, results, machine, cfg, broken, chart_ok):
             tail = str(len(c.runs)) + (f" (**BROKEN**: {c.error[:200]})" if c.error else "")
             L.append(f"| {c.label} | " + " | ".join(cells) + f" | {tail} |")
         L.append("")
-        L.append("Commands: " + "; ".join(f"{c.label}: `{c.command}`" for c in cases if c.command) + ".")
+        commands = []
+        for c in cases:
+            if c.command and c.command not in commands:
+                commands.append(c.command)
+        L.append("Commands: " + "; ".join(f"`{c}`" for c in commands) + ".")
         L.append("")
 
     if results.micro:
@@ -181,7 +187,7 @@ def write_markdown(path, results, machine, cfg, broken, chart_ok):
     L.append("")
     for n in results.notes:
         L.append(f"- {n}")
-    if not chart_ok:
+    if chart_ok is False:
         L.append("- No chart: gnuplot is missing or failed (scripts/install-deps bench installs gnuplot-nox).")
     for b in broken:
         L.append(f"- BROKEN: {b}")
@@ -217,7 +223,8 @@ def _quote(s):
 
 def write_chart(path, results, work):
     """Two panels: GB/s of every cold and warm read, and each target as measured / required
-    (above 1: met). Returns False when gnuplot is missing or fails."""
+    (above 1: met). Returns False when gnuplot is missing or fails, None when the groups
+    run left nothing to draw."""
     if not shutil.which("gnuplot"):
         return False
     speed = os.path.join(work, "chart-speed.dat")
@@ -240,8 +247,9 @@ def write_chart(path, results, work):
             score = min(score, 3.0)
             color = 0x2e8b57 if t.verdict(results.cases) == "PASS" else 0xcd3333
             f.write(f"{_quote(t.name[:60])} {score:.4f} {color}\n")
-    if os.path.getsize(speed) == 0 and os.path.getsize(goals) == 0:
-        return False
+    if os.path.getsize(speed) == 0 or os.path.getsize(goals) == 0:
+        results.note("No chart: the groups run had no read speeds or no targets to draw.")
+        return None
     script = f"""
 set terminal svg size 1200,1100 dynamic font "sans,10" background "white"
 set output {_quote(path)}

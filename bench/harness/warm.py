@@ -12,7 +12,6 @@
 """
 import os
 import shutil
-import subprocess
 
 from .fixtures import run_quiet
 from .measure import CaseError, check_same, fresh_dir, repeat
