@@ -53,7 +53,7 @@ def run(ctx):
         check_same(out, fx.random, "cp")
         return m
 
-    repeat(res, cfg.size("VOL_BENCH_REPS"),
+    repeat(res, cfg,
            [(cases["file.vol_cat"], vol_cat), (cases["file.cat"], cat),
             (cases["file.vol_get"], vol_get), (cases["file.cp"], cp)])
     c = cases["file.vol_cat"]

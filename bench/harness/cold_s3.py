@@ -157,7 +157,7 @@ def run(ctx):
     steps = [(cases["s3.vol_cat"], vol_cat), (cases["s3.vol_get"], vol_get),
              (cases["s3.rclone_copy"], rclone_copy), (cases["s3.rclone_cat"], rclone_cat),
              (cases["s3.curl"], curl), (cases["s3.aws_cp"], aws_cp), (cases["s3.s3fs_cat"], s3fs_cat)]
-    repeat(res, cfg.size("VOL_BENCH_REPS"), steps)
+    repeat(res, cfg, steps)
 
     # The cases that wrote to /dev/null are checked once more, untimed, into a file.
     def verify(case, cmd, env=None, what=""):

@@ -33,7 +33,7 @@ def run(ctx):
                 raise CaseError("head -c 4096 through the mount returned different bytes")
         return m
 
-    repeat(res, cfg.size("VOL_BENCH_REPS"), [(case, head)])
+    repeat(res, cfg, [(case, head)])
     shutil.rmtree(cache, ignore_errors=True)
     res.targets.append(Target(f"head of a cold {mib:,} MiB file: bytes fetched", "head.cold", "store_bytes", "<=", 16,
                               unit="MiB", scale=1 / MIB, stat="max"))

@@ -24,22 +24,30 @@ def _out(cmd, cwd=None):
         return "unknown"
 
 
+def load():
+    """The 1, 5 and 15 minute load averages: other work on a shared machine shows here."""
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def describe(root, cache_dir):
     mem_kb = _first("/proc/meminfo", "MemTotal").split()[0]
     commit = _out(["git", "rev-parse", "--short=12", "HEAD"], cwd=root)
     if _out(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root) not in ("", "unknown"):
         commit += " (with uncommitted changes)"
-    fs = _out(["stat", "-f", "-c", "%T", cache_dir])
-    dev = _out(["df", "--output=source", cache_dir]).splitlines()[-1:] or ["unknown"]
+    fs = _out(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "--target", cache_dir])
     return {
         "cpu": _first("/proc/cpuinfo", "model name"),
         "cores": os.cpu_count(),
         "memory_gib": round(int(mem_kb) / (1 << 20), 1) if mem_kb.isdigit() else None,
         "kernel": platform.release(),
-        "cache_fs": f"{fs} ({dev[0]})",
+        "cache_fs": fs,
         "commit": commit,
         "branch": _out(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "host_load": _out(["cat", "/proc/loadavg"]),
+        "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "host_load": load(),
         "root": os.geteuid() == 0,
     }

@@ -90,7 +90,7 @@ def run(ctx):
         r.run(["ls", "-l", local_wide])
     except CaseError as e:
         warm.error = ls.error = f"warming up: {e}"
-    repeat(res, cfg.size("VOL_BENCH_REPS"),
+    repeat(res, cfg,
            [(cold, true_cold), (warm, true_warm), (ls, ls_vol), (ls_native, ls_local)])
 
     binary = cfg.tool("micro_shim")

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 
 class CaseError(Exception):
@@ -173,15 +174,20 @@ def check_same(produced, original, what):
         raise CaseError(f"{what} produced different bytes than the original")
 
 
-def repeat(results, reps, steps):
-    """Runs each (case, fn) of `steps` `reps` times, interleaved (rep 1 of every case,
-    then rep 2, …) so that a drift of the shared machine touches all cases alike.
-    fn() returns one repetition's metrics; a failure marks that case broken and the
-    others go on."""
-    for _ in range(reps):
+def repeat(results, cfg, steps):
+    """Runs each (case, fn) of `steps` VOL_BENCH_REPS times, interleaved (rep 1 of
+    every case, then rep 2, …) so that a drift of the shared machine touches all
+    cases alike. fn() returns one repetition's metrics; a failure marks that case
+    broken and the others go on. A case whose first repetition took longer than
+    VOL_BENCH_SLOW seconds runs once (the report says so), to keep a run of a
+    slow build within its time."""
+    slow = cfg.size("VOL_BENCH_SLOW")
+    once = set()
+    for rep in range(cfg.size("VOL_BENCH_REPS")):
         for case, fn in steps:
-            if case.error or case.skipped:
+            if case.error or case.skipped or case.id in once:
                 continue
+            t0 = time.time()
             try:
                 run = fn()
             except CaseError as e:
@@ -192,3 +198,7 @@ def repeat(results, reps, steps):
                 continue
             run.pop("stderr", None)
             case.add(run)
+            if rep == 0 and time.time() - t0 > slow:
+                once.add(case.id)
+                results.note(f"{case.id} ran once: its first run took {time.time() - t0:.0f} s "
+                             f"(more than VOL_BENCH_SLOW={slow:g} s).")

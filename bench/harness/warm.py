@@ -87,7 +87,7 @@ def run(ctx):
         m["inner_wall_s"] = m["wall_s"]
         return m
 
-    repeat(res, cfg.size("VOL_BENCH_REPS"),
+    repeat(res, cfg,
            [(read, vol_read), (native, cat), (git, git_status), (git_native, git_local)])
     if read.runs and not read.error:
         out = os.path.join(work, "warm.out")

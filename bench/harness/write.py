@@ -66,7 +66,7 @@ def run(ctx):
         return m
 
     fresh_dir(os.path.dirname(out))
-    repeat(res, cfg.size("VOL_BENCH_REPS"), [(put, vol_put), (cp, cp_sync), (commit, commit_small)])
+    repeat(res, cfg, [(put, vol_put), (cp, cp_sync), (commit, commit_small)])
     for d in ("store-put", "store-commit", "cache-put", "cache-commit", "out"):
         shutil.rmtree(os.path.join(work, d), ignore_errors=True)
     res.ratios.append(Ratio("vol put vs cp + sync: speed", "write.vol_put", "write.cp_sync"))
