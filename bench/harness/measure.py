@@ -145,6 +145,12 @@ class Runner:
         with open(inner) as f:
             im = parse_kv(f.read(), "timed:")
         os.unlink(inner)
+        if peak and not im.get("peak_pids"):
+            # No other vol process was running: there is no fetcher peak to report
+            # (a -1 must not pass for a small RSS).
+            im.pop("peak_kb", None)
+            self.results.note("No fetcher process was found while the session's program ran "
+                              "(timed --peak-of); its peak RSS is not reported.")
         for k, v in im.items():
             m["inner_" + k] = v
         if stats:
