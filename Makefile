@@ -1,8 +1,8 @@
 # vol — build, test, benchmark, install.
 #   make            build/vol, build/libvolshim.so
-#   make test       unit tests, then integration tests (file:// and a real Ceph RGW s3://)
+#   make test       unit tests, a benchmark smoke run, integration tests (file:// and a real Ceph RGW s3://)
 #   make demo       the main job end to end on the embedded default store
-#   make bench      benchmarks against native disk and peer tools
+#   make bench      benchmarks against native disk and peer tools (bench/README.md)
 #   make install PREFIX=/usr/local
 # Build on every core unless the caller chose (make -jN).
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
@@ -34,8 +34,9 @@ SHIM_OBJS  := $(SHIM_SRCS:%.cc=$(BUILD)/%.o)
 UNIT_SRCS  := $(shell find tests/unit -name '*.cc' | sort)
 UNIT_OBJS  := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
 BENCH_SRCS := $(sort $(wildcard bench/*.cc))
+BENCH_BINS := $(BENCH_SRCS:%.cc=$(BUILD)/%)
 
-.PHONY: all deps test unit-test integration-test demo bench install clean
+.PHONY: all deps test unit-test integration-test demo bench bench-smoke install clean
 all: $(BUILD)/vol $(if $(SHIM_SRCS),$(BUILD)/libvolshim.so)
 
 $(DEPS_STAMP): scripts/install-deps
@@ -74,18 +75,27 @@ unit-test: $(BUILD)/unit_tests
 integration-test: all
 	scripts/install-deps test
 	tests/integration/run
-# Unit tests first, then the integration suites (in order, even under -j).
-test: all $(BUILD)/unit_tests
+# Unit tests first, then the benchmark smoke run, then the integration suites
+# (in order, even under -j; the integration summary stays the last line).
+test: all $(BUILD)/unit_tests $(BENCH_BINS)
 	$(BUILD)/unit_tests
 	scripts/install-deps test
+	bench/run --smoke
 	tests/integration/run
 
 demo: all
 	scripts/demo
 
-bench: all $(BENCH_SRCS:%.cc=$(BUILD)/%)
+# Benchmarks (bench/README.md). bench: every case against its comparators in one
+# run, with its own Ceph RGW; writes bench/results/latest.{md,json,svg}.
+# bench-smoke: the same harness on tiny sizes (part of make test); fails when a
+# case broke, never on a missed target.
+bench: all $(BENCH_BINS)
 	scripts/install-deps bench
 	bench/run
+bench-smoke: all $(BENCH_BINS)
+	scripts/install-deps test
+	bench/run --smoke
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/vol

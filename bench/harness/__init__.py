@@ -1,0 +1,1 @@
+"""The `make bench` harness: cases, measurement, report (see bench/README.md)."""
