@@ -11,7 +11,7 @@
 #
 # Trials per kind: $VOL_CRASH_TRIALS (default 30, 10 on S3). More, e.g.:
 #   VOL_CRASH_TRIALS=200 tests/integration/run crash
-# Each test prints its counts ("30 trials: …") in its log; the concurrent
+# Each test prints its counts after its PASS line; the concurrent
 # writers' randomised trials are commit_merge_test.sh's (VOL_RACE_TRIALS).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -135,7 +135,7 @@ test_kill_9_of_vol_run_loses_nothing_and_publishes_nothing_half_written() {
     [[ $HELD -eq 25 ]] || fail "trial $trial: $HELD of 25 files in the volume after the program finished"
     cut=$((cut + CUT))
   done
-  echo "kill -9 of vol run, $n trials: 0 half-written published, 0 closed files lost, all 25 files published each time"
+  echo "NOTE: kill -9 of vol run, $n trials: 0 half-written published, 0 closed files lost, all 25 files published each time"
 }
 
 test_kill_9_of_the_fetcher_keeps_everything_for_vol_commit_session() {
@@ -161,7 +161,7 @@ test_kill_9_of_the_fetcher_keeps_everything_for_vol_commit_session() {
     check_trial "$v" "$log"
   done
   [[ $killed -gt 0 ]] || fail "no trial killed a fetcher"
-  echo "kill -9 of the fetcher, $n trials ($killed killed mid-session): 0 half-written published, 0 closed files lost"
+  echo "NOTE: kill -9 of the fetcher, $n trials ($killed killed mid-session): 0 half-written published, 0 closed files lost"
 }
 
 test_kill_9_of_the_process_group_publishes_what_was_closed_and_nothing_cut_short() {
@@ -181,7 +181,7 @@ test_kill_9_of_the_process_group_publishes_what_was_closed_and_nothing_cut_short
     check_trial "$v" "$log"
     cut=$((cut + CUT))
   done
-  echo "kill -9 of the process group, $n trials: 0 half-written published, 0 closed files lost, $cut files cut short left out"
+  echo "NOTE: kill -9 of the process group, $n trials: 0 half-written published, 0 closed files lost, $cut files cut short left out"
 }
 
 test_kill_9_of_vol_put_cp_and_rm_leaves_a_complete_head() {
@@ -212,7 +212,7 @@ test_kill_9_of_vol_put_cp_and_rm_leaves_a_complete_head() {
       diff -r src "$d" >/dev/null || fail "trial $trial: $d is partial"
     done
   done
-  echo "kill -9 of vol put/cp/rm, $n trials: the head always verified, no partial tree"
+  echo "NOTE: kill -9 of vol put/cp/rm, $n trials: the head always verified, no partial tree"
 }
 
 run_tests "$@"

@@ -8,7 +8,7 @@
 # function returns 0, is skipped when it calls `skip REASON` (exit 77), and
 # fails otherwise; the assertion helpers print expected vs actual and exit 1.
 # Each function prints one line: PASS name, FAIL name (with its log), or
-# SKIP name (reason). The runner counts those lines.
+# SKIP name (reason); a passing test's lines that start "NOTE: " follow it. The runner counts those lines.
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$LIB_DIR/../.." && pwd)
@@ -194,6 +194,7 @@ run_tests() {
     local took=$((SECONDS - start))
     if [[ $rc -eq 0 ]]; then
       echo "PASS $name (${took}s)"
+      sed -n 's/^NOTE: /    /p' "$log"  # what a passing test measured
     elif [[ $rc -eq $SKIP_RC ]]; then
       echo "SKIP $name ($(sed -n 's/^SKIP-REASON: //p' "$log" | tail -1))"
     else
