@@ -163,8 +163,9 @@ class Runner:
 
 
 def fresh_dir(path):
+    """An empty directory only its owner can enter (vol refuses a cache directory others can)."""
     shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
+    os.makedirs(path, mode=0o700)
     return path
 
 
