@@ -1,7 +1,7 @@
 // vol ls / rm / cp: look at and rearrange what a volume holds. rm and cp
 // change only trees (cp copies entries, which name the same chunks: no data
 // is copied), each as one atomic commit. cp -r into an existing directory
-// merges like cp -r (MergeEntry): files only the target has stay.
+// merges like cp -r (CopyPaths): files only the target has stay.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -13,7 +13,7 @@
 #include "fetcher/cli/cli.h"
 #include "fetcher/util/progress.h"
 #include "fetcher/format/json_bytes.h"
-#include "fetcher/volume/change_replay.h"
+#include "fetcher/volume/copy_paths.h"
 #include "fetcher/volume/commit_log.h"
 #include "fetcher/volume/tree_editor.h"
 #include "fetcher/volume/volume_writer.h"
@@ -124,49 +124,15 @@ absl::StatusOr<int> Cp(const GlobalOptions& g, const std::string& name,
   for (const std::string& a : args) {
     absl::StatusOr<VolumePath> p = ParseVolumePath(a);
     if (!p.ok()) return p.status();
-    if (p->is_root()) return absl::InvalidArgumentError("cannot copy the volume root");
     sources.push_back(*std::move(p));
   }
+  CopyOptions options;
+  options.recursive = recursive;
+  options.dst_is_dir = absl::EndsWith(dst_arg, "/");
+  options.volume_name = name;
   absl::StatusOr<MutationResult> r = CommitMutation(
       *v->store, v->info, absl::StrCat("cp ", absl::StrJoin(args, " "), " ", dst->ToString()),
-      [&](TreeEditor& tree, ChangeStats& stats) -> absl::Status {
-        absl::StatusOr<std::optional<Entry>> d = tree.Lookup(*dst);
-        if (!d.ok()) return d.status();
-        bool into_dir = (d->has_value() && (*d)->is_dir()) || absl::EndsWith(dst_arg, "/");
-        if (sources.size() > 1 && !into_dir) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("copying several sources needs an existing directory; ", dst->ToString(),
-                           " is not one"));
-        }
-        for (const VolumePath& src : sources) {
-          // Resolved: an earlier source of this cp may have changed it.
-          absl::StatusOr<std::optional<Entry>> e = tree.Resolve(src);
-          if (!e.ok()) return e.status();
-          if (!e->has_value()) {
-            return absl::NotFoundError(absl::StrCat("no such path in volume '", name, "': ", ShowBytes(src.ToString())));
-          }
-          if ((*e)->is_dir() && !recursive) {
-            return absl::FailedPreconditionError(
-                absl::StrCat(ShowBytes(src.ToString()), " is a directory (use -r to copy it)"));
-          }
-          VolumePath target = into_dir ? dst->Child(src.Name()) : *dst;
-          if (target.parts.size() > src.parts.size() &&
-              std::equal(src.parts.begin(), src.parts.end(), target.parts.begin())) {
-            return absl::InvalidArgumentError(absl::StrCat("cannot copy ", ShowBytes(src.ToString()),
-                                                           " into itself (", ShowBytes(target.ToString()), ")"));
-          }
-          absl::StatusOr<std::optional<Entry>> existing = tree.Lookup(target);
-          if (!existing.ok()) return existing.status();
-          if (existing->has_value() && (*existing)->is_dir() != (*e)->is_dir()) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "cannot overwrite ", (*existing)->is_dir() ? "directory " : "non-directory ",
-                ShowBytes(target.ToString()), " with ", (*e)->is_dir() ? "a directory" : "a file"));
-          }
-          // Into an existing directory, like cp -r: what only the target has stays.
-          if (absl::Status s = MergeEntry(tree, target, **e, stats); !s.ok()) return s;
-        }
-        return absl::OkStatus();
-      });
+      [&](TreeEditor& tree, ChangeStats& stats) { return CopyPaths(tree, sources, *dst, options, stats); });
   if (!r.ok()) return r.status();
   return 0;
 }

@@ -27,7 +27,8 @@ void AddSessionCommands(CLI::App& app, CommandBody& selected, GlobalOptions& g) 
           printf("Committed %llu changed files (%s uploaded).\n", static_cast<unsigned long long>(r->files),
                  HumanBytes(r->bytes_uploaded).c_str());
           if (r->skipped.empty()) return 0;
-          fprintf(stderr, "vol: not published, because their writers were killed before closing them:\n");
+          fprintf(stderr, "vol: not published, because they were still being written when the session ended\n"
+                          "(their writers, or the fetcher, were killed):\n");
           for (const std::string& p : r->skipped) fprintf(stderr, "  %s\n", ShowBytes(p).c_str());
           fprintf(stderr,
                   "vol: they are kept in %s (under its views); publish them as they are with\n"

@@ -344,7 +344,7 @@ class Scanner {
     }
     // Only a file the program writes counts as open: a content file is open
     // for writing by the fetchers filling it, which the program never sees.
-    if (IsOpen(v.st)) {
+    if (IsOpen(v.st) || InFlux(path)) {
       result_.open.push_back(Rel(path));
       return absl::OkStatus();
     }
@@ -370,7 +370,7 @@ class Scanner {
       result_.pins.push_back(std::move(fd));
     }
     if (!x.ok()) return x.status();
-    if (IsOpen(pst)) {
+    if (IsOpen(pst) || InFlux(path)) {
       result_.open.push_back(Rel(path));
       return absl::OkStatus();
     }
@@ -386,6 +386,8 @@ class Scanner {
     Push(Change::Kind::kPut, path, std::move(e));
     return absl::OkStatus();
   }
+
+  bool InFlux(const VolumePath& path) const { return options_.in_flux && options_.in_flux(Rel(path)); }
 
   bool IsOpen(const struct stat& st) const {
     return options_.open_for_writing != nullptr &&

@@ -27,6 +27,7 @@
 #define VOL_FETCHER_SESSION_CHANGE_SCANNER_H_
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct ScanOptions {
   bool full = false;               // compare the whole view with the base
   std::vector<ViewRename> renames;  // made since the base, in order
   const absl::flat_hash_set<FileKey>* open_for_writing = nullptr;
+  // Files (by mount-relative path) being written or cut short: left out like
+  // open ones (write_tracker.h).
+  std::function<bool(const std::string& rel)> in_flux;
   // A directory on the view's file system for the hard links that pin
   // uploads ("": upload through a descriptor held open instead).
   std::string scratch;

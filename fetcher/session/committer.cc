@@ -27,14 +27,10 @@ bool Related(const std::string& a, const std::string& b) {
 
 absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMount& mount, ViewIndex& index,
                                            const CommitRequest& request) {
+  const uint64_t epoch = request.writers != nullptr ? request.writers->Epoch() : 0;
   absl::flat_hash_set<FileKey> open;
-  if (request.skip_open) open = FilesOpenForWriting();
-  for (const std::string& p : request.cut_short) {
-    struct stat st;
-    if (lstat(absl::StrCat(mount.view, "/", p).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      open.insert({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
-    }
-  }
+  if (request.skip_open) open = FilesOpenForWriting();  // writers the shim does not see (static binaries)
+  absl::flat_hash_set<std::string> cut_short(request.cut_short.begin(), request.cut_short.end());
   // Beside the view, on its file system, so that hard links work.
   std::string scratch = absl::StrCat(mount.view, ".commit");
   RemoveTreeForce(scratch).IgnoreError();
@@ -48,7 +44,11 @@ absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMoun
   options.dirty = request.changed;
   options.full = request.full;
   options.renames = request.renames;
-  options.open_for_writing = request.skip_open || !request.cut_short.empty() ? &open : nullptr;
+  options.open_for_writing = request.skip_open ? &open : nullptr;
+  options.in_flux = [&](const std::string& rel) {
+    return cut_short.contains(rel) ||
+           (request.writers != nullptr && request.writers->InFlux(request.writers_mount, rel, !request.skip_open));
+  };
   options.scratch = have_scratch ? scratch : "";
   absl::StatusOr<ScanResult> scan = ScanChanges(store, mount.base_root, mount.view, mount.mount, index, options);
   if (!scan.ok()) return scan.status();
@@ -61,6 +61,25 @@ absl::StatusOr<CommitReport> CommitChanges(ObjectStore& store, const SessionMoun
     scan->changes[scan->upload_change[i]].entry->chunks = (*uploaded)[i].chunks;
   }
   scan->pins.clear();
+  if (request.writers != nullptr) {
+    // A file opened for writing while it was read may have been uploaded
+    // half old, half new: it waits for the next commit.
+    std::vector<bool> drop(scan->changes.size(), false);
+    bool any = false;
+    for (size_t i = 0; i < scan->uploads.size(); ++i) {
+      std::string rel = scan->uploads[i].dest.ToString().substr(1);
+      if (!request.writers->OpenedSince(request.writers_mount, rel, epoch)) continue;
+      drop[scan->upload_change[i]] = any = true;
+      scan->open.push_back(rel);
+    }
+    if (any) {
+      std::vector<Change> kept;
+      for (size_t i = 0; i < scan->changes.size(); ++i) {
+        if (!drop[i]) kept.push_back(std::move(scan->changes[i]));
+      }
+      scan->changes = std::move(kept);
+    }
+  }
 
   CommitReport report;
   report.base = mount.base_root;

@@ -12,8 +12,9 @@
 //     rules). A directory is never rebuilt from the view.
 //   - The same changes replayed on the base give the session's new base
 //     (CommitReport::base), the snapshot its view mirrors from now on.
-//   - A file open for writing is left out when `skip_open` is set, and one
-//     cut short by a kill (write_tracker.h) always is; its path (and every
+//   - A file open for writing, or with writers (write_tracker.h), is left
+//     out when `skip_open` is set; one cut short by a kill, or opened for
+//     writing again while it was uploaded, always is. Its path (and every
 //     changed path above or below it) stays changed.
 #ifndef VOL_FETCHER_SESSION_COMMITTER_H_
 #define VOL_FETCHER_SESSION_COMMITTER_H_
@@ -24,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "fetcher/session/view_index.h"
+#include "fetcher/session/write_tracker.h"
 #include "fetcher/store/object_store.h"
 #include "fetcher/volume/volumes.h"
 #include "fetcher/volume/write_lock.h"
@@ -44,8 +46,13 @@ struct CommitRequest {
   std::vector<std::string> changed;  // paths relative to the mount ("a/b"), any order
   bool full = false;                 // compare the whole view with the base instead
   std::vector<ViewRename> renames;   // made since the base, in order
-  bool skip_open = false;            // leave out files open for writing
-  std::vector<std::string> cut_short;  // files whose writers were killed: left out too
+  bool skip_open = false;            // leave out files open for writing, or being written
+  // The session's writers (of this mount, `writers_mount`): files in flux are
+  // left out when `skip_open`, files cut short always, and so is a file
+  // opened for writing again while it was uploaded.
+  const WriteTracker* writers = nullptr;
+  size_t writers_mount = 0;
+  std::vector<std::string> cut_short;  // recovery: files the session named cut short, left out
   WriteLock* lock = nullptr;         // held since before the first upload (vol gc's protocol)
 };
 

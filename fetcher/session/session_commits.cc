@@ -224,7 +224,7 @@ std::vector<SessionCommits::Snapshot> SessionCommits::TakeSnapshots(const std::v
   std::vector<Snapshot> snaps;
   for (size_t m : mounts) {
     if (mounts_[m].read_only || (changed_[m].empty() && renames_[m].empty())) continue;
-    Snapshot s{m, mounts_[m], {}, renames_[m], writers_.CutShort(m)};
+    Snapshot s{m, mounts_[m], {}, renames_[m]};
     for (const auto& [p, g] : changed_[m]) s.changed.emplace_back(p, g);
     snaps.push_back(std::move(s));
   }
@@ -318,11 +318,12 @@ absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& sn
   } else if (absl::Status s = lock_->SetPins(pins); !s.ok()) {
     return s;
   }
+  const uint64_t epoch = writers_.Epoch();
   if (!session_dir_.empty()) {
     // For `vol commit --session`, should this fetcher die too.
-    std::vector<std::vector<std::string>> cut_short(mounts_.size());
-    for (const Snapshot& s : snaps) cut_short[s.mount] = s.cut_short;
-    if (absl::Status w = WriteCutShort(session_dir_, cut_short); !w.ok()) return w;
+    std::vector<std::vector<std::string>> in_flux(mounts_.size());
+    for (size_t m = 0; m < mounts_.size(); ++m) in_flux[m] = writers_.Files(m);
+    if (absl::Status w = WriteCutShort(session_dir_, in_flux); !w.ok()) return w;
   }
   CommitReport total;
   for (const Snapshot& s : snaps) {
@@ -330,7 +331,8 @@ absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& sn
     for (const auto& [p, g] : s.changed) request.changed.push_back(p);
     for (const JournalRename& r : s.renames) request.renames.push_back(r.rename);
     request.skip_open = skip_open;
-    request.cut_short = s.cut_short;
+    request.writers = &writers_;
+    request.writers_mount = s.mount;
     request.lock = lock_.get();
     absl::StatusOr<CommitReport> r;
     try {
@@ -351,6 +353,7 @@ absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& sn
     if (r->committed) committed_seqs_[s.at.volume.id] = r->seq;
     outcomes->push_back({s.mount, *std::move(r)});
   }
+  writers_.ForgetOpensUpTo(epoch);  // every commit from here on starts later
   return total;
 }
 
@@ -417,9 +420,8 @@ absl::StatusOr<CommitReport> SessionCommits::Final() {
   if (r.ok()) {
     std::string cut, open;
     for (const std::string& p : r->skipped) {
-      bool killed = std::any_of(snaps.begin(), snaps.end(), [&p](const Snapshot& s) {
-        return std::find(s.cut_short.begin(), s.cut_short.end(), p) != s.cut_short.end();
-      });
+      bool killed = std::any_of(snaps.begin(), snaps.end(),
+                                [&](const Snapshot& s) { return writers_.InFlux(s.mount, p, /*only_cut_short=*/true); });
       std::string& list = killed ? cut : open;
       absl::StrAppend(&list, list.empty() ? "" : ", ", ShowBytes(p));
     }

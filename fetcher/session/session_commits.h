@@ -77,7 +77,6 @@ class SessionCommits {
     SessionMount at;  // with the base as it was
     std::vector<std::pair<std::string, uint64_t>> changed;  // path, generation
     std::vector<JournalRename> renames;
-    std::vector<std::string> cut_short;  // files whose writers were killed (never published)
   };
   struct Job {
     std::vector<size_t> mounts;
@@ -119,7 +118,6 @@ class SessionCommits {
   std::vector<uint64_t> renames_in_base_;            // per mount: the last rename its base includes
   uint64_t generation_ = 0;
   uint64_t rename_seq_ = 0;
-  WriteTracker writers_;                               // who is writing what
   absl::flat_hash_set<std::string> reported_special_;  // "mount\tpath"
   std::string last_background_error_;
   std::deque<Job> jobs_;
@@ -127,6 +125,7 @@ class SessionCommits {
   bool loop_alive_ = true;  // false once Final starts: replies have nowhere to go
 
   // Commit thread (or the caller of Final, after it):
+  WriteTracker writers_;  // who is writing what (filled by the loop thread, read by commits)
   std::unique_ptr<WriteLock> lock_;  // vol gc's protocol, taken at the first commit
   absl::flat_hash_map<std::string, uint64_t> committed_seqs_;  // volume id → last commit made
 

@@ -1,24 +1,36 @@
 // WriteTracker: which processes of a session are writing which file, from the
 // shims' announcements (session.h): a writer is announced before its open
 // (VOL_CHANGED_OPEN_WRITE) and leaves when its last write fd of the file
-// closes (VOL_CHANGED_CLOSE_WRITE) or it exits normally (VOL_OP_EXIT). A file
-// whose writers are all gone without leaving was cut short by a kill: its
-// content is whatever the kill left, and it is never published as final.
+// closes (VOL_CHANGED_CLOSE_WRITE) or it exits normally (VOL_OP_EXIT).
+//
+// A file with writers is in flux: a commit that leaves out open files leaves
+// it out too, whatever became of its writers. One whose writers are all gone
+// without leaving was cut short by a kill: its content is whatever the kill
+// left, and no commit publishes it. Deciding by announcements, not by a look
+// at /proc, leaves no window in which a kill makes a half-written file look
+// final.
 //
 // Paths are canonical mount-relative paths (changed_path.h), moved along with
 // the session's renames. A writer that announces itself on a file cut short
-// starts it over: the dead writers are forgotten.
+// starts it over: the dead writers are forgotten. Every open is numbered
+// (Epoch), so that a commit can tell whether a file it uploaded was opened
+// for writing again meanwhile.
+//
+// Thread-safe: the loop thread records, the commit thread asks.
 #ifndef VOL_FETCHER_SESSION_WRITE_TRACKER_H_
 #define VOL_FETCHER_SESSION_WRITE_TRACKER_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 
 namespace vol {
 
@@ -33,13 +45,27 @@ class WriteTracker {
   // `from` (a file or a directory) now is `to`; what `to` was is gone.
   void Renamed(size_t mount, const std::string& from, const std::string& to);
 
-  // The files of `mount` whose writers are all gone without leaving, sorted.
-  std::vector<std::string> CutShort(size_t mount) const;
+  // Whether `path` has writers; with `only_cut_short`, whether it has writers
+  // and all of them are gone.
+  bool InFlux(size_t mount, const std::string& path, bool only_cut_short = false) const;
+  // The files of `mount` in flux (or only those cut short), sorted.
+  std::vector<std::string> Files(size_t mount, bool only_cut_short = false) const;
+
+  // The number of the latest open; whether `path` was opened for writing
+  // after open number `epoch`; forgetting opens up to `epoch`.
+  uint64_t Epoch() const;
+  bool OpenedSince(size_t mount, const std::string& path, uint64_t epoch) const;
+  void ForgetOpensUpTo(uint64_t epoch);
 
  private:
   using Key = std::pair<size_t, std::string>;
-  Alive alive_;
-  absl::flat_hash_map<Key, absl::flat_hash_set<int>> writers_;
+  bool CutShort(const absl::flat_hash_set<int>& pids) const;
+
+  const Alive alive_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<Key, absl::flat_hash_set<int>> writers_ ABSL_GUARDED_BY(mu_);
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<Key, uint64_t> last_open_ ABSL_GUARDED_BY(mu_);  // opens not forgotten yet
 };
 
 }  // namespace vol

@@ -4,14 +4,15 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "fetcher/format/json_bytes.h"
 #include "fetcher/util/errno_status.h"
+#include "fetcher/volume/change_replay.h"
 
 namespace vol {
 namespace {
 
-uint64_t FilesIn(const Entry& e) { return e.is_dir() ? e.files : 1; }
-
-// Copies `src` (an entry found at `from`) to `to`, merging directories.
+// Copies `src` (an entry found at `from`) to `to`: onto an existing
+// directory it merges like cp -r (MergeEntry), else it is put there.
 absl::Status CopyEntry(TreeEditor& tree, const VolumePath& from, const Entry& src,
                        const VolumePath& to, ChangeStats& stats) {
   absl::StatusOr<std::optional<Entry>> existing = tree.Lookup(to);
@@ -20,30 +21,18 @@ absl::Status CopyEntry(TreeEditor& tree, const VolumePath& from, const Entry& sr
     const Entry& there = **existing;
     if (src.is_dir() && !there.is_dir()) {
       return WithErrno(absl::FailedPreconditionError(absl::StrCat(
-                           "cannot overwrite ", EntryTypeName(there.type), " ", to.ToString(),
-                           " with directory ", from.ToString())),
+                           "cannot overwrite ", EntryTypeName(there.type), " ", ShowBytes(to.ToString()),
+                           " with directory ", ShowBytes(from.ToString()))),
                        ENOTDIR);
     }
     if (!src.is_dir() && there.is_dir()) {
       return WithErrno(absl::FailedPreconditionError(absl::StrCat(
-                           "cannot overwrite directory ", to.ToString(), " with ",
-                           EntryTypeName(src.type), " ", from.ToString())),
+                           "cannot overwrite directory ", ShowBytes(to.ToString()), " with ",
+                           EntryTypeName(src.type), " ", ShowBytes(from.ToString()))),
                        EISDIR);
     }
-    if (src.is_dir()) {
-      // Merge: each entry of the source onto its namesake.
-      absl::StatusOr<std::vector<Entry>> children = tree.List(from);
-      if (!children.ok()) return children.status();
-      for (const Entry& child : *children) {
-        absl::Status s = CopyEntry(tree, from.Child(child.name), child, to.Child(child.name), stats);
-        if (!s.ok()) return s;
-      }
-      return absl::OkStatus();
-    }
   }
-  stats.files += FilesIn(src);
-  stats.bytes += src.is_symlink() ? 0 : src.size;
-  return tree.Put(to, src);
+  return MergeEntry(tree, to, src, stats);
 }
 
 }  // namespace
@@ -54,12 +43,12 @@ absl::Status CopyPaths(TreeEditor& tree, const std::vector<VolumePath>& sources,
   if (!d.ok()) return d.status();
   bool dst_dir = d->has_value() && (*d)->is_dir();
   if (d->has_value() && !dst_dir && options.dst_is_dir) {
-    return WithErrno(absl::FailedPreconditionError(absl::StrCat(dst.ToString(), " is not a directory")),
+    return WithErrno(absl::FailedPreconditionError(absl::StrCat(ShowBytes(dst.ToString()), " is not a directory")),
                      ENOTDIR);
   }
   if (sources.size() > 1 && !dst_dir) {
     return WithErrno(absl::FailedPreconditionError(absl::StrCat(
-                         "copying several sources needs an existing directory; ", dst.ToString(),
+                         "copying several sources needs an existing directory; ", ShowBytes(dst.ToString()),
                          " is not one")),
                      ENOTDIR);
   }
@@ -72,11 +61,11 @@ absl::Status CopyPaths(TreeEditor& tree, const std::vector<VolumePath>& sources,
     if (!e.ok()) return e.status();
     if (!e->has_value()) {
       return absl::NotFoundError(
-          absl::StrCat("no such path in volume '", options.volume_name, "': ", src.ToString()));
+          absl::StrCat("no such path in volume '", options.volume_name, "': ", ShowBytes(src.ToString())));
     }
     if ((*e)->is_dir() && !options.recursive) {
       return WithErrno(absl::FailedPreconditionError(absl::StrCat(
-                           src.ToString(), " is a directory (use ", options.recursive_hint,
+                           ShowBytes(src.ToString()), " is a directory (use ", options.recursive_hint,
                            " to copy it)")),
                        EISDIR);
     }
@@ -85,7 +74,7 @@ absl::Status CopyPaths(TreeEditor& tree, const std::vector<VolumePath>& sources,
         std::equal(src.parts.begin(), src.parts.end(), target.parts.begin())) {
       if (target == src) continue;  // cp onto itself changes nothing
       return WithErrno(absl::InvalidArgumentError(absl::StrCat(
-                           "cannot copy ", src.ToString(), " into itself (", target.ToString(), ")")),
+                           "cannot copy ", ShowBytes(src.ToString()), " into itself (", ShowBytes(target.ToString()), ")")),
                        EINVAL);
     }
     if (absl::Status s = CopyEntry(tree, src, **e, target, stats); !s.ok()) return s;

@@ -1,5 +1,5 @@
 // CopyPaths: `cp` inside one snapshot tree, as `vol cp` and libvol's
-// vol_copy do it. Only entries are written: a copy names the same chunks
+// vol_copy (Python's Volume.copy_files) do it. Only entries are written: a copy names the same chunks
 // and subtrees as its source, so no data moves.
 //
 // The rules are cp -r's:
@@ -8,8 +8,8 @@
 //     (then it must be an existing directory: ENOTDIR); else the one source
 //     is copied to DST itself.
 //   - A directory needs `recursive` (else EISDIR). Copied onto an existing
-//     directory it merges: what the source has replaces, what only the
-//     destination has stays. It never replaces a file (ENOTDIR), nor a file a
+//     directory it merges (MergeEntry, change_replay.h): what the source has
+//     replaces, what only the destination has stays. It never replaces a file (ENOTDIR), nor a file a
 //     directory (EISDIR). A directory is never copied into itself (EINVAL).
 //   - A missing source is NotFound (ENOENT). Missing parents of DST are made.
 // Errors carry their errno (util/errno_status.h). A directory is copied by

@@ -105,7 +105,7 @@ check_trial() {
     rc=0
     out=$("$VOL" commit --session "$s" 2>&1) || rc=$?
     if [[ $rc -ne 0 ]]; then
-      grep -q "writers were killed before closing them" <<<"$out" || fail "vol commit --session $s: $out"
+      grep -q "still being written when the session ended" <<<"$out" || fail "vol commit --session $s: $out"
       CUT=$((CUT + $(grep -c '^  ' <<<"$out")))
       rm -rf "$s"  # what is left is cut short: dropped, as the message says one may
     fi
@@ -129,8 +129,10 @@ test_kill_9_of_vol_run_loses_nothing_and_publishes_nothing_half_written() {
     # The program goes on without vol run; its fetcher commits when it ends.
     wait_for 60 test -e "$log.done" || fail "trial $trial: the program did not finish"
     wait_for 60 no_live_fetcher || fail "trial $trial: the fetcher did not finish"
-    wait_for 10 bash -c "[[ -z \"\$(ls '$(sessions_dir)')\" ]]" ||
-      fail "trial $trial: the session was kept: $(ls -la "$(sessions_dir)"/*; cat "$(sessions_dir)"/*/commit_error 2>/dev/null)"
+    # Nothing left to publish (a kill during vol run's own clean-up may leave
+    # the directory itself, which the next vol run removes).
+    ! compgen -G "$(sessions_dir)/*/changed" >/dev/null && ! compgen -G "$(sessions_dir)/*/keep" >/dev/null ||
+      fail "trial $trial: the session was kept: $(cat "$(sessions_dir)"/*/commit_error 2>/dev/null)"
     check_trial "$v" "$log"
     [[ $HELD -eq 25 ]] || fail "trial $trial: $HELD of 25 files in the volume after the program finished"
     cut=$((cut + CUT))
