@@ -4,7 +4,10 @@
 //   populate_dir() has the fetcher fill it. The wrappers call it after opening
 //   a directory, before creating in one (populate_parent), and when a path
 //   under a mount fails with ENOENT/ENOTDIR (populate_for_retry: the deepest
-//   ancestor that exists is populated, and the call is tried again).
+//   ancestor that exists is populated, and the call is tried again). Code that
+//   looks paths up out of the shim's sight gets them ready first: the loader
+//   and the kernel (materialize_path), glibc's walks (populate_tree: the
+//   whole subtree, symlinks followed as the walk will follow them).
 // - A view file may be a content file of the shared cache (a VOL_SLOT_FILE
 //   slot and two links or more): before anything changes it, make_private()
 //   has the fetcher replace it by a private copy. stat shows such a file with
@@ -228,37 +231,107 @@ void materialize_path(int dirfd, const char* path) {
   errno = saved;
 }
 
-void populate_tree(int at, const char* path) {
-  struct Frame {
-    static void walk(int at, const char* path, int depth) {
-      long fd = sys(SYS_openat, at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) return;
-      populate_dir((int)fd);
-      if (depth < 256) {
-        alignas(8) char buf[8192];
-        long n;
-        while ((n = sys(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-          for (long off = 0; off < n;) {
-            struct D {
-              uint64_t ino;
-              int64_t off;
-              unsigned short reclen;
-              unsigned char type;
-              char name[1];
-            };
-            auto* d = reinterpret_cast<const D*>(buf + off);
-            off += d->reclen;
-            if (d->type != DT_DIR || strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0) continue;
-            walk((int)fd, d->name, depth + 1);
-          }
-        }
-      }
-      sys(SYS_close, fd);
-    }
+namespace {
+// populate_tree's walk. A level holds an fd and the getdents cookie of its
+// next entry, not a buffer: the one buffer is re-filled after each descent, so
+// 256 levels cost a few KiB of stack whatever thread the walk runs on.
+struct TreeWalk {
+  static constexpr int kMaxDepth = 256;
+  static constexpr int kMaxFollowed = 64;
+  TreeFollow follow;
+  int followed = 0;  // symlinked directories walked (each once; a cycle stops)
+  struct {
+    uint64_t dev, ino;
+  } seen[kMaxFollowed];
+  alignas(8) char buf[4096];
+
+  struct Dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[1];
   };
-  if (!g.presence) return;
+
+  // A symlink `name` in dirfd that a following walk enters: a directory not
+  // entered yet. Its target may lie in an unpopulated directory.
+  bool enter_link(int dirfd, const char* name) {
+    struct stat st;
+    long rc = sys(SYS_newfstatat, dirfd, name, &st, 0);
+    if (rc != 0 && populate_for_retry(dirfd, name, (int)-rc)) rc = sys(SYS_newfstatat, dirfd, name, &st, 0);
+    if (rc != 0 || !S_ISDIR(st.st_mode) || followed >= kMaxFollowed) return false;
+    for (int i = 0; i < followed; i++)
+      if (seen[i].dev == st.st_dev && seen[i].ino == st.st_ino) return false;
+    seen[followed].dev = st.st_dev;
+    seen[followed].ino = st.st_ino;
+    followed++;
+    return true;
+  }
+
+  // The directory `name` in `at` and everything below it; `link`: reached
+  // through a symlink. `name` may point into buf: it is used before buf is
+  // filled again.
+  void dir(int at, const char* name, int depth, bool link) {
+    long fd = sys(SYS_openat, at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (link ? 0 : O_NOFOLLOW));
+    if (fd < 0) return;
+    if (link && !in_view((int)fd)) {  // a symlink out of the views: not ours to fill
+      sys(SYS_close, fd);
+      return;
+    }
+    populate_dir((int)fd);
+    for (bool more = depth < kMaxDepth; more;) {
+      long n = sys(SYS_getdents64, fd, buf, sizeof buf);
+      if (n <= 0) break;
+      for (long off = 0; off < n;) {
+        auto* d = reinterpret_cast<const Dirent64*>(buf + off);
+        off += d->reclen;
+        if (strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0) continue;
+        unsigned char type = d->type;
+        if (type == DT_UNKNOWN) {
+          struct stat st;
+          if (sys(SYS_newfstatat, fd, d->name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+          type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+        }
+        bool link = type == DT_LNK && follow == TreeFollow::kAll && enter_link((int)fd, d->name);
+        if (type != DT_DIR && !link) continue;
+        int64_t next = d->off;
+        dir((int)fd, d->name, depth + 1, link);
+        // buf now holds a deeper level's entries: read this one on from `next`.
+        if (sys(SYS_lseek, fd, next, SEEK_SET) < 0) more = false;
+        break;
+      }
+    }
+    sys(SYS_close, fd);
+  }
+
+  // Not inlined: its buffer must not sit in every level's frame.
+  __attribute__((noinline)) static bool in_view(int fd) {
+    char link[32], real[kPathMax];
+    proc_fd_path(link, fd);
+    long n = sys(SYS_readlinkat, AT_FDCWD, link, real, sizeof real - 1);
+    if (n <= 0) return false;
+    real[n] = '\0';
+    return view_of(g.mounts, real) >= 0;
+  }
+};
+}  // namespace
+
+void populate_tree(int at, const char* path, TreeFollow follow) {
+  if (!g.presence || !path || !*path) return;
   int saved = errno;
-  Frame::walk(at, path, 0);
+  // The root itself may lie in directories not populated yet.
+  int how = follow == TreeFollow::kNone ? AT_SYMLINK_NOFOLLOW : 0;
+  struct stat st;
+  long rc = sys(SYS_newfstatat, at, path, &st, how);
+  if (rc != 0 && populate_for_retry(at, path, (int)-rc)) rc = sys(SYS_newfstatat, at, path, &st, how);
+  if (rc == 0 && S_ISDIR(st.st_mode)) {
+    TreeWalk walk;
+    walk.follow = follow;
+    walk.seen[0].dev = st.st_dev;  // the root is entered once, however a link names it
+    walk.seen[0].ino = st.st_ino;
+    walk.followed = 1;
+    walk.dir(at, path, 0, follow != TreeFollow::kNone);
+  }
   errno = saved;
 }
 

@@ -471,8 +471,11 @@ bool retry_resolve(Resolved* r) {
       r->mount = -1;
       r->anc = -1;
       r->dirfd = AT_FDCWD;
-      if (!resolve_abs(next, r, nullptr)) return false;
-      return r->mount >= 0;
+      if (!resolve_abs(next, r, nullptr) || r->mount < 0) return false;
+      // The caller tries once more: the directories on the way must be there
+      // (lazy views), which the first attempt, on the host, could not see to.
+      materialize_path(r->dirfd, r->path);
+      return true;
     }
     if (ancestor_of(g.mounts, done) >= 0) {  // it need not exist on the host
       dlen += 1 + n;

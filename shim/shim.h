@@ -237,8 +237,12 @@ int populate_parent(int dirfd, const char* path);
 // that it is not taken for empty. 0, or -1 with errno.
 int populate_self(int dirfd, const char* path);
 // Every directory below `path` populated (for glibc walks that read them out
-// of the shim's sight: nftw, ftw, fts).
-void populate_tree(int dirfd, const char* path);
+// of the shim's sight: nftw, ftw, fts), the path to it included. `follow` is
+// what the walk does with symlinks: kRoot follows a symlink `path` itself,
+// kAll also symlinks to directories below it (each directory entered once, at
+// most 64 of them a walk: a symlink past those is not followed).
+enum class TreeFollow { kNone, kRoot, kAll };
+void populate_tree(int dirfd, const char* path, TreeFollow follow);
 // A view file that is the shared cache's content file.
 bool is_content_file(const struct stat& st);
 // Before changing the file `path` (not following a final symlink): if it is

@@ -49,11 +49,17 @@ int search_llp(const char* name, char* found, size_t cap) {
       cand[n] = '/';
       memcpy(cand + n + 1, name, strlen(name) + 1);
       Resolved r;
-      if (resolve(AT_FDCWD, cand, &r) && sys(SYS_faccessat, AT_FDCWD, r.path, F_OK, 0) == 0) {
-        if (r.mount < 0 && view_of(g.mounts, r.path) < 0) return 0;  // the host's: the loader's business
-        if (ensure_library(r.path, llp) < 0) return -1;
-        if (r.mount >= 0 && strlen(r.path) < cap) memcpy(found, r.path, strlen(r.path) + 1);
-        return 0;
+      if (resolve(AT_FDCWD, cand, &r)) {
+        bool in_view = r.mount >= 0 || view_of(g.mounts, r.path) >= 0;
+        // Lazy views: its directory may not be populated yet (the loader
+        // would find it empty, and so would faccessat).
+        if (in_view) materialize_path(r.dirfd, r.path);
+        if (sys(SYS_faccessat, r.dirfd, r.path, F_OK, 0) == 0) {
+          if (!in_view) return 0;  // the host's: the loader's business
+          if (ensure_library(r.path, llp) < 0) return -1;
+          if (r.mount >= 0 && strlen(r.path) < cap) memcpy(found, r.path, strlen(r.path) + 1);
+          return 0;
+        }
       }
     }
     if (!*end) break;

@@ -1,8 +1,9 @@
 // Unix sockets at a path on a mount. bind creates the socket file in the view
-// (a special file: it stays local), connect reaches it there, and the address
-// the program reads back (getsockname, getpeername) shows the mount path. A
-// view path longer than sun_path allows is reached through an O_PATH fd on its
-// directory (/proc/self/fd/N/NAME), as the fetcher's socket is.
+// (a special file: it stays local; its directory is populated first), connect
+// reaches it there, and the address the program reads back (getsockname,
+// getpeername) shows the mount path. A view path longer than sun_path allows
+// is reached through an O_PATH fd on its directory (/proc/self/fd/N/NAME), as
+// the fetcher's socket is.
 #undef _FORTIFY_SOURCE
 #include <errno.h>
 #include <stddef.h>
@@ -39,6 +40,8 @@ int translate_addr(const struct sockaddr* a, socklen_t len, Resolved* r, UnixAdd
   path[n] = '\0';
   if (!resolve(AT_FDCWD, path, r)) return -1;
   if (r->mount < 0 && r->anc < 0) return 0;
+  // Lazy views: the kernel looks the directory up itself (bind creates in it).
+  if (r->mount >= 0 && populate_parent(r->dirfd, r->path) < 0) return -1;
   const char* use = r->path;
   char spelled[sizeof out->un.sun_path + 32];
   if (strlen(use) >= sizeof out->un.sun_path) {

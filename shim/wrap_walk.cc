@@ -179,7 +179,9 @@ VOL_GEN_GLOB(glob64, glob64_t, vol_w_readdir64, vol_w_stat64, vol_w_lstat64)
     Resolved r;                                                                      \
     if (!resolve(AT_FDCWD, path, &r)) return -1;                                     \
     if (r.mount < 0) return VOL_REAL(NAME)(r.path, fn, nfd, flags);                  \
-    populate_tree(r.dirfd, r.path); /* glibc reads them out of the shim's sight */  \
+    /* glibc reads them out of the shim's sight */                                  \
+    populate_tree(r.dirfd, r.path,                                                   \
+                  (flags & FTW_PHYS) ? TreeFollow::kNone : TreeFollow::kAll);        \
     void* saved = t_walk_fn;                                                         \
     int saved_chdir = t_walk_chdir;                                                  \
     t_walk_fn = reinterpret_cast<void*>(fn);                                         \
@@ -198,7 +200,7 @@ VOL_GEN_NFTW(nftw64, nftw64_fn, struct stat64)
     Resolved r;                                                                    \
     if (!resolve(AT_FDCWD, path, &r)) return -1;                                   \
     if (r.mount < 0) return VOL_REAL(NAME)(r.path, fn, nfd);                       \
-    populate_tree(r.dirfd, r.path); /* glibc reads them out of the shim's sight */\
+    populate_tree(r.dirfd, r.path, TreeFollow::kAll); /* ftw follows symlinks */  \
     void* saved = t_walk_fn;                                                       \
     t_walk_fn = reinterpret_cast<void*>(fn);                                       \
     int ret = VOL_REAL(NAME)(r.path, ftw_trampoline<FN, ST>, nfd);                 \
@@ -220,7 +222,11 @@ Fts* fts_open_impl(char* const* argv, int options, Open real) {
   for (int i = 0; i < n && ok; i++) {
     Resolved r;
     ok = resolve(AT_FDCWD, argv[i], &r) && (roots[i] = strdup(r.path)) != nullptr;
-    if (ok && r.mount >= 0) populate_tree(r.dirfd, r.path);  // glibc's fts reads them out of sight
+    if (ok && r.mount >= 0)  // glibc's fts reads them out of the shim's sight
+      populate_tree(r.dirfd, r.path,
+                    (options & FTS_LOGICAL)     ? TreeFollow::kAll
+                    : (options & FTS_COMFOLLOW) ? TreeFollow::kRoot
+                                                : TreeFollow::kNone);
   }
   Fts* sp = ok ? real(roots) : nullptr;
   int saved = errno;

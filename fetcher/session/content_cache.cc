@@ -281,6 +281,16 @@ void ContentCache::MarkPresent(const File& f, size_t index, size_t chunks) const
 
 void ContentCache::Complete(File f, int64_t mtime_ns) {
   if (f.complete) return;
+  // Nothing writes into it any more: its write fd goes now, before the
+  // program hears that the file is whole, not when the batch is published —
+  // execve of a file open for writing anywhere fails with ETXTBSY. Publishing
+  // needs only a read fd (fdatasync, fchmod, futimens).
+  if (f.fd.ok()) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", f.fd.get());
+    UniqueFd read_only(open(proc, O_RDONLY | O_CLOEXEC));
+    if (read_only.ok()) f.fd = std::move(read_only);  // else (no read bit) it keeps the write fd
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     completed_.emplace_back(std::move(f), mtime_ns);

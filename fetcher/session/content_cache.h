@@ -90,7 +90,7 @@ class ContentCache {
     ObjectId key;
     uint32_t mode = 0;    // the entry's (material) mode
     std::string path;     // KEY or KEY.part (linkable by this path or through fd)
-    UniqueFd fd;          // O_RDWR on KEY.part; not open when complete
+    UniqueFd fd;          // O_RDWR on KEY.part (O_RDONLY once Complete has it); not open when complete
     bool complete = false;
     uint64_t dev = 0, ino = 0;
     std::vector<uint8_t> present;  // per chunk (from KEY.map of this boot), when not complete

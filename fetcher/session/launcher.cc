@@ -264,7 +264,12 @@ absl::StatusOr<int> RunInSession(const RunOptions& o, const std::vector<Resolved
     } else if (r == fetcher) {
       fetcher_status = st;
       fetcher_done = true;
-      if (!program_done) {
+      // A fetcher that ended the session itself (exit 0, or its final commit
+      // failed) saw the lifeline's EOF: the program has closed it, so it is
+      // exiting, only not reaped yet (the kernel closes a process's fds before
+      // its parent can wait for it). Only a fetcher that died is news here.
+      bool ended_session = WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == kFinalCommitFailed);
+      if (!program_done && !ended_session) {
         fprintf(stderr,
                 "vol: the fetcher of this session (pid %d) %s; reads of content not yet fetched "
                 "and changes to the mounts now fail with EIO\n",

@@ -125,6 +125,7 @@ test_libc_entry_points() {
   compare "tempnam(dir)" '$BIN/compat tempnam @/small pre'
   compare "fts_open (chdir and FTS_NOCHDIR)" '$BIN/compat fts @/walk; $BIN/compat fts @/walk nochdir'
   compare "ftw, nftw with FTW_CHDIR (cold files read by base name)" '$BIN/compat ftw @/walk | sort; $BIN/compat nftw @/walk | sort'
+  compare "ftw into a symlink to a cold directory outside the walk" 'ln -s ../../small @/walk/c/up && $BIN/compat ftw @/walk | sort'
   compare "name_to_handle_at" '$BIN/compat handle @/small/f1'
   compare "openat2 through syscall()" '$BIN/compat openat2 @/small/f1'
   compare "execveat through syscall()" '$BIN/compat execveat @/bin hello @'
