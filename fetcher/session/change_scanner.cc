@@ -191,6 +191,9 @@ class Scanner {
     }
     bool b_dir = b && b->is_dir();
     absl::StatusOr<Entry> meta = DirMeta(*v, b_dir ? &*b : nullptr);
+    // Removed since it was listed: the removal is a change of its own, for
+    // the next commit (the program reported it).
+    if (absl::IsNotFound(meta.status())) return absl::OkStatus();
     if (!meta.ok()) return meta.status();
     if (b && !b_dir) Push(Change::Kind::kRemove, path);
     if (!b_dir || !SameMeta(*b, *meta)) Push(Change::Kind::kPutDir, path, *meta);
