@@ -50,7 +50,7 @@ $(tail -20 "$T/local.log")"
   for r in ok skipped FAIL ERROR; do
     count+="$r: $(grep -c " \.\.\. $r\$" "$T/local.res" || true) local, $(grep -c " \.\.\. $r\$" "$T/mount.res" || true) mount; "
   done
-  echo "CPython ${MODULES[*]}: $count"
+  echo "NOTE: CPython ${MODULES[*]}: $count"
   local diffs
   diffs=$(diff "$T/local.res" "$T/mount.res" | grep '^[<>]' | grep -vE "^[<>] $EXPECTED_DIFFERENT") || true
   if [[ -n "$diffs" ]]; then
