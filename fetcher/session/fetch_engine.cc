@@ -32,11 +32,7 @@ struct timespec ToTimespec(int64_t ns) {
 
 // Per worker: the buffers a chunk passes through, reused so that fetching
 // does not fault in fresh pages for every chunk.
-struct WorkerBuffers {
-  std::string object;   // the stored object as received
-  std::string decoded;  // zstd's output
-};
-thread_local WorkerBuffers t_buffers;
+thread_local ChunkBuffers t_buffers;
 
 }  // namespace
 
@@ -257,24 +253,11 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
       }
     }
   }
-  std::string key = ChunkKey(ref.id);
-  WorkerBuffers& buf = t_buffers;
-  absl::Status got = store_.GetInto(key, &buf.object);
-  if (!got.ok()) {
-    if (absl::IsNotFound(got)) {
-      return absl::DataLossError(absl::StrCat("chunk ", key, " is missing from store ", store_.Url()));
-    }
-    return got;
-  }
-  store_bytes_.fetch_add(buf.object.size(), std::memory_order_relaxed);
-  store_chunks_.fetch_add(1, std::memory_order_relaxed);
-  absl::StatusOr<absl::string_view> raw =
-      DecodeObjectView(ObjectKind::kChunk, buf.object, ref.id, key, &buf.decoded);
+  uint64_t stored = 0;
+  absl::StatusOr<absl::string_view> raw = FetchChunkView(store_, ref, t_buffers, &stored);
   if (!raw.ok()) return raw.status();
-  if (raw->size() != ref.size) {
-    return absl::DataLossError(absl::StrCat("chunk ", key, " has ", raw->size(),
-                                            " bytes where the tree says ", ref.size));
-  }
+  store_bytes_.fetch_add(stored, std::memory_order_relaxed);
+  store_chunks_.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock io(&f.io_mu);
   if (!f.content.fd.ok()) return absl::OkStatus();  // complete meanwhile
   int fd = f.content.fd.get();

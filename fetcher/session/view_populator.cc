@@ -20,10 +20,6 @@ struct timespec ToTimespec(int64_t ns) {
   return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
 }
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : absl::StrCat(dir, "/", name);
 }
