@@ -279,6 +279,51 @@ void ContentCache::MarkPresent(const File& f, size_t index, size_t chunks) const
   (void)!pwrite(m.get(), &one, 1, static_cast<off_t>(sizeof(MapHeader) + index));
 }
 
+absl::StatusOr<bool> ContentCache::Adopt(int fd, const Entry& entry) {
+  ObjectId key = ContentKey(entry);
+  std::string final_path = PathOf(key);
+  std::string part = final_path + ".part";
+  struct stat st;
+  if (lstat(final_path.c_str(), &st) == 0 || lstat(part.c_str(), &st) == 0) return false;
+  if (fstat(fd, &st) != 0) return ErrnoError("cannot stat a file to keep in the cache", errno);
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != entry.size) return false;
+  struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(entry.mtime_ns)};
+  if (fchmod(fd, ContentFileMode(entry.mode) | S_IWUSR) != 0 || futimens(fd, times) != 0) {
+    return ErrnoError("cannot prepare a file to keep in the cache", errno);
+  }
+  std::string sub = final_path.substr(0, final_path.rfind('/'));
+  if (absl::Status s = MakeDirs(sub, 0700); !s.ok()) return s;
+  // The map first, under a temporary name: the .part must never be seen
+  // without it (its chunks would be fetched again over it, harmlessly, but
+  // for nothing).
+  std::string map = PathOf(key, ".map");
+  std::string tmp = absl::StrCat(map, ".", getpid(), ".", gettid());
+  {
+    UniqueFd t(open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!t.ok()) return ErrnoError(absl::StrCat("cannot create ", tmp), errno);
+    MapHeader h = MakeHeader(boot_id_, entry.chunks.size(), st.st_ino);
+    std::string bits(entry.chunks.size(), '\1');
+    if (!WriteFull(t.get(), &h, sizeof h).ok() || !WriteFull(t.get(), bits.data(), bits.size()).ok()) {
+      unlink(tmp.c_str());
+      return ErrnoError(absl::StrCat("cannot write ", tmp), errno);
+    }
+  }
+  if (LinkFd(fd, part) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    if (err == EEXIST) return false;  // another session made it meanwhile
+    return ErrnoError(absl::StrCat("cannot link ", part), err);
+  }
+  if (rename(tmp.c_str(), map.c_str()) != 0) {
+    int err = errno;
+    unlink(part.c_str());
+    unlink(tmp.c_str());
+    return ErrnoError(absl::StrCat("cannot create ", map), err);
+  }
+  Added(entry.size);
+  return true;
+}
+
 void ContentCache::Complete(File f, int64_t mtime_ns) {
   if (f.complete) return;
   {

@@ -107,6 +107,15 @@ class ContentCache {
   // Every chunk of f is present: f is made durable and renamed to KEY in the
   // background (batched), and its fd closed. Thread-safe.
   void Complete(File f, int64_t mtime_ns);
+  // A file a session wrote becomes the content file of `entry` (its material
+  // entry: the caller hashed the chunks from the file, which nobody else has
+  // open, and took the metadata from its inode), unless the cache has one:
+  // it is linked as KEY.part with a map that calls every chunk present (in
+  // this boot, like a .part a fetcher filled), so the next session that
+  // shows `entry` links it instead of fetching it, and publishes it. Its
+  // mode becomes a content file's (no write bits for anyone but the .part's
+  // owner). Returns whether it was adopted.
+  absl::StatusOr<bool> Adopt(int fd, const Entry& entry);
 
   // Makes every completed file durable and published now (end of a session).
   void Flush();
