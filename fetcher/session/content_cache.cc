@@ -244,6 +244,22 @@ absl::StatusOr<ContentCache::File> ContentCache::Open(const Entry& entry) {
   return absl::AbortedError(absl::StrCat("cache file ", final_path, " keeps changing under us"));
 }
 
+absl::StatusOr<bool> ContentCache::Reopen(File& f) const {
+  if (f.complete) return false;
+  std::string final_path = PathOf(f.key);
+  std::string part = final_path + ".part";
+  struct stat st;
+  UniqueFd fd(open(part.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.ok() && fstat(fd.get(), &st) == 0 && st.st_dev == f.dev && st.st_ino == f.ino) {
+    f.fd = std::move(fd);
+    return true;
+  }
+  // Renamed to KEY by the session that fetched its last chunk: whole and durable.
+  if (lstat(final_path.c_str(), &st) == 0 && st.st_dev == f.dev && st.st_ino == f.ino) return false;
+  return absl::DataLossError(absl::StrCat("cache file ", part, " was replaced or removed while it was being filled; "
+                                          "read the file again"));
+}
+
 void ContentCache::Refresh(File& f, size_t chunks) const {
   if (f.complete) return;
   std::string map = PathOf(f.key, ".map");
@@ -326,6 +342,7 @@ absl::StatusOr<bool> ContentCache::Adopt(int fd, const Entry& entry) {
 
 void ContentCache::Complete(File f, int64_t mtime_ns) {
   if (f.complete) return;
+  f.fd.reset();  // opened again to publish it: thousands may wait in a batch
   {
     std::lock_guard<std::mutex> lock(mu_);
     completed_.emplace_back(std::move(f), mtime_ns);
@@ -371,24 +388,31 @@ void ContentCache::PublishBatch(std::vector<std::pair<File, int64_t>>& batch) {
     uint64_t bytes = 0;
     for (auto& [f, mtime] : batch) {
       struct stat st;
-      if (fstat(f.fd.get(), &st) == 0) bytes += static_cast<uint64_t>(st.st_size);
+      if (lstat(f.path.c_str(), &st) == 0) bytes += static_cast<uint64_t>(st.st_size);
     }
     if (bytes > kPublishAtExitMax) return;
   }
   // Durable before it is called complete: a crash must never leave a KEY
-  // whose blocks did not reach the disk (they would read as zeros).
+  // whose blocks did not reach the disk (they would read as zeros). Each
+  // file is opened again (one at a time: a batch may hold thousands), if it
+  // is still this cache's .part: another session may have published it.
   if (batch.size() <= 2) {
-    for (auto& [f, mtime] : batch) fdatasync(f.fd.get());
+    for (auto& [f, mtime] : batch) {
+      if (Reopen(f).value_or(false)) fdatasync(f.fd.get());
+    }
   } else {
-    syncfs(batch.front().first.fd.get());
+    UniqueFd dir(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.ok() || syncfs(dir.get()) != 0) return;
   }
   for (auto& [f, mtime] : batch) {
+    if (!f.fd.ok() && !Reopen(f).value_or(false)) continue;
+    UniqueFd fd = std::move(f.fd);  // closed once this file is published
     struct stat st;
-    if (fstat(f.fd.get(), &st) != 0) continue;
+    if (fstat(fd.get(), &st) != 0) continue;
     struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(mtime)};
     // The intended mode (writing may have cleared setuid/setgid), without write bits.
-    fchmod(f.fd.get(), ContentFileMode(f.mode));
-    futimens(f.fd.get(), times);
+    fchmod(fd.get(), ContentFileMode(f.mode));
+    futimens(fd.get(), times);
     std::string final_path = PathOf(f.key);
     std::string part = final_path + ".part";
     // The .part may have been evicted, or completed by another session.

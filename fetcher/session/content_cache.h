@@ -90,7 +90,7 @@ class ContentCache {
     ObjectId key;
     uint32_t mode = 0;    // the entry's (material) mode
     std::string path;     // KEY or KEY.part (linkable by this path or through fd)
-    UniqueFd fd;          // O_RDWR on KEY.part; not open when complete
+    UniqueFd fd;          // O_RDWR on KEY.part, when open; never when complete
     bool complete = false;
     uint64_t dev = 0, ino = 0;
     std::vector<uint8_t> present;  // per chunk (from KEY.map of this boot), when not complete
@@ -100,6 +100,11 @@ class ContentCache {
   // one to materialise: MaterialMode), created (sparse, sized, dated) when the
   // cache has none. Thread-safe.
   absl::StatusOr<File> Open(const Entry& entry);
+  // Opens f's file again for writing (its fd is closed between chunks when
+  // many files are being filled, to spare descriptors): true when f.fd is
+  // open on the same inode; false when another session has published it
+  // meanwhile (KEY is that inode: it is whole, nothing is left to write).
+  absl::StatusOr<bool> Reopen(File& f) const;
   // Re-reads which chunks other sessions have fetched into f (KEY.map).
   void Refresh(File& f, size_t chunks) const;
   // Chunk `index` of f is in its file: recorded in KEY.map for other sessions.
