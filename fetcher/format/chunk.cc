@@ -38,4 +38,25 @@ absl::StatusOr<std::string> FetchChunk(ObjectStore& store, const ChunkRef& ref) 
   return raw;
 }
 
+absl::StatusOr<absl::string_view> FetchChunkView(ObjectStore& store, const ChunkRef& ref, ChunkBuffers& buffers,
+                                                 uint64_t* stored) {
+  std::string key = ChunkKey(ref.id);
+  absl::StatusOr<std::string_view> bytes = store.GetInto(key, &buffers.object);
+  if (!bytes.ok()) {
+    if (absl::IsNotFound(bytes.status())) {
+      return absl::DataLossError(absl::StrCat("chunk ", key, " is missing from store ", store.Url()));
+    }
+    return bytes.status();
+  }
+  if (stored != nullptr) *stored = bytes->size();
+  absl::StatusOr<absl::string_view> raw = DecodeObjectView(
+      ObjectKind::kChunk, absl::string_view(bytes->data(), bytes->size()), ref.id, key, &buffers.decoded);
+  if (!raw.ok()) return raw.status();
+  if (raw->size() != ref.size) {
+    return absl::DataLossError(absl::StrCat("chunk ", key, " has ", raw->size(),
+                                            " bytes where the tree says ", ref.size));
+  }
+  return raw;
+}
+
 }  // namespace vol

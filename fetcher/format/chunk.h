@@ -32,6 +32,18 @@ absl::StatusOr<StoredChunk> StoreChunk(ObjectStore& store, absl::string_view raw
 // Reads, decompresses and verifies a chunk.
 absl::StatusOr<std::string> FetchChunk(ObjectStore& store, const ChunkRef& ref);
 
+// The memory one thread fetches chunks through, reused from chunk to chunk.
+struct ChunkBuffers {
+  std::string object;   // the stored object as read (ObjectStore::GetInto)
+  std::string decoded;  // zstd's output, for compressed chunks
+};
+
+// FetchChunk into `buffers`: the chunk's verified raw bytes, valid until
+// `buffers` is used again. *stored, if given, is set to the bytes read from
+// the store.
+absl::StatusOr<absl::string_view> FetchChunkView(ObjectStore& store, const ChunkRef& ref, ChunkBuffers& buffers,
+                                                 uint64_t* stored = nullptr);
+
 }  // namespace vol
 
 #endif  // VOL_FETCHER_FORMAT_CHUNK_H_

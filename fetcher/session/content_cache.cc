@@ -244,6 +244,22 @@ absl::StatusOr<ContentCache::File> ContentCache::Open(const Entry& entry) {
   return absl::AbortedError(absl::StrCat("cache file ", final_path, " keeps changing under us"));
 }
 
+absl::StatusOr<bool> ContentCache::Reopen(File& f, int access) const {
+  if (f.complete) return false;
+  std::string final_path = PathOf(f.key);
+  std::string part = final_path + ".part";
+  struct stat st;
+  UniqueFd fd(open(part.c_str(), access | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.ok() && fstat(fd.get(), &st) == 0 && st.st_dev == f.dev && st.st_ino == f.ino) {
+    f.fd = std::move(fd);
+    return true;
+  }
+  // Renamed to KEY by the session that fetched its last chunk: whole and durable.
+  if (lstat(final_path.c_str(), &st) == 0 && st.st_dev == f.dev && st.st_ino == f.ino) return false;
+  return absl::DataLossError(absl::StrCat("cache file ", part, " was replaced or removed while it was being filled; "
+                                          "read the file again"));
+}
+
 void ContentCache::Refresh(File& f, size_t chunks) const {
   if (f.complete) return;
   std::string map = PathOf(f.key, ".map");
@@ -279,18 +295,54 @@ void ContentCache::MarkPresent(const File& f, size_t index, size_t chunks) const
   (void)!pwrite(m.get(), &one, 1, static_cast<off_t>(sizeof(MapHeader) + index));
 }
 
+absl::StatusOr<bool> ContentCache::Adopt(int fd, const Entry& entry) {
+  ObjectId key = ContentKey(entry);
+  std::string final_path = PathOf(key);
+  std::string part = final_path + ".part";
+  struct stat st;
+  if (lstat(final_path.c_str(), &st) == 0 || lstat(part.c_str(), &st) == 0) return false;
+  if (fstat(fd, &st) != 0) return ErrnoError("cannot stat a file to keep in the cache", errno);
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != entry.size) return false;
+  struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(entry.mtime_ns)};
+  if (fchmod(fd, ContentFileMode(entry.mode) | S_IWUSR) != 0 || futimens(fd, times) != 0) {
+    return ErrnoError("cannot prepare a file to keep in the cache", errno);
+  }
+  std::string sub = final_path.substr(0, final_path.rfind('/'));
+  if (absl::Status s = MakeDirs(sub, 0700); !s.ok()) return s;
+  // The map first, under a temporary name: the .part must never be seen
+  // without it (its chunks would be fetched again over it, harmlessly, but
+  // for nothing).
+  std::string map = PathOf(key, ".map");
+  std::string tmp = absl::StrCat(map, ".", getpid(), ".", gettid());
+  {
+    UniqueFd t(open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!t.ok()) return ErrnoError(absl::StrCat("cannot create ", tmp), errno);
+    MapHeader h = MakeHeader(boot_id_, entry.chunks.size(), st.st_ino);
+    std::string bits(entry.chunks.size(), '\1');
+    if (!WriteFull(t.get(), &h, sizeof h).ok() || !WriteFull(t.get(), bits.data(), bits.size()).ok()) {
+      unlink(tmp.c_str());
+      return ErrnoError(absl::StrCat("cannot write ", tmp), errno);
+    }
+  }
+  if (LinkFd(fd, part) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    if (err == EEXIST) return false;  // another session made it meanwhile
+    return ErrnoError(absl::StrCat("cannot link ", part), err);
+  }
+  if (rename(tmp.c_str(), map.c_str()) != 0) {
+    int err = errno;
+    unlink(part.c_str());
+    unlink(tmp.c_str());
+    return ErrnoError(absl::StrCat("cannot create ", map), err);
+  }
+  Added(entry.size);
+  return true;
+}
+
 void ContentCache::Complete(File f, int64_t mtime_ns) {
   if (f.complete) return;
-  // Nothing writes into it any more: its write fd goes now, before the
-  // program hears that the file is whole, not when the batch is published —
-  // execve of a file open for writing anywhere fails with ETXTBSY. Publishing
-  // needs only a read fd (fdatasync, fchmod, futimens).
-  if (f.fd.ok()) {
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", f.fd.get());
-    UniqueFd read_only(open(proc, O_RDONLY | O_CLOEXEC));
-    if (read_only.ok()) f.fd = std::move(read_only);  // else (no read bit) it keeps the write fd
-  }
+  f.fd.reset();  // opened again to publish it: thousands may wait in a batch
   {
     std::lock_guard<std::mutex> lock(mu_);
     completed_.emplace_back(std::move(f), mtime_ns);
@@ -336,24 +388,31 @@ void ContentCache::PublishBatch(std::vector<std::pair<File, int64_t>>& batch) {
     uint64_t bytes = 0;
     for (auto& [f, mtime] : batch) {
       struct stat st;
-      if (fstat(f.fd.get(), &st) == 0) bytes += static_cast<uint64_t>(st.st_size);
+      if (lstat(f.path.c_str(), &st) == 0) bytes += static_cast<uint64_t>(st.st_size);
     }
     if (bytes > kPublishAtExitMax) return;
   }
   // Durable before it is called complete: a crash must never leave a KEY
-  // whose blocks did not reach the disk (they would read as zeros).
+  // whose blocks did not reach the disk (they would read as zeros). Each
+  // file is opened again (one at a time: a batch may hold thousands), if it
+  // is still this cache's .part: another session may have published it.
   if (batch.size() <= 2) {
-    for (auto& [f, mtime] : batch) fdatasync(f.fd.get());
+    for (auto& [f, mtime] : batch) {
+      if (Reopen(f, O_RDONLY).value_or(false)) fdatasync(f.fd.get());
+    }
   } else {
-    syncfs(batch.front().first.fd.get());
+    UniqueFd dir(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.ok() || syncfs(dir.get()) != 0) return;
   }
   for (auto& [f, mtime] : batch) {
+    if (!f.fd.ok() && !Reopen(f, O_RDONLY).value_or(false)) continue;
+    UniqueFd fd = std::move(f.fd);  // closed once this file is published
     struct stat st;
-    if (fstat(f.fd.get(), &st) != 0) continue;
+    if (fstat(fd.get(), &st) != 0) continue;
     struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(mtime)};
     // The intended mode (writing may have cleared setuid/setgid), without write bits.
-    fchmod(f.fd.get(), ContentFileMode(f.mode));
-    futimens(f.fd.get(), times);
+    fchmod(fd.get(), ContentFileMode(f.mode));
+    futimens(fd.get(), times);
     std::string final_path = PathOf(f.key);
     std::string part = final_path + ".part";
     // The .part may have been evicted, or completed by another session.

@@ -35,6 +35,8 @@
 #ifndef VOL_FETCHER_SESSION_CONTENT_CACHE_H_
 #define VOL_FETCHER_SESSION_CONTENT_CACHE_H_
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -90,7 +92,7 @@ class ContentCache {
     ObjectId key;
     uint32_t mode = 0;    // the entry's (material) mode
     std::string path;     // KEY or KEY.part (linkable by this path or through fd)
-    UniqueFd fd;          // O_RDWR on KEY.part (O_RDONLY once Complete has it); not open when complete
+    UniqueFd fd;          // O_RDWR on KEY.part, when open; never when complete
     bool complete = false;
     uint64_t dev = 0, ino = 0;
     std::vector<uint8_t> present;  // per chunk (from KEY.map of this boot), when not complete
@@ -100,6 +102,12 @@ class ContentCache {
   // one to materialise: MaterialMode), created (sparse, sized, dated) when the
   // cache has none. Thread-safe.
   absl::StatusOr<File> Open(const Entry& entry);
+  // Opens f's file again, for writing (its fd is closed between chunks when
+  // many files are being filled, to spare descriptors) or, to publish a
+  // whole one, O_RDONLY (a write fd anywhere makes execve of it fail with
+  // ETXTBSY): true when f.fd is open on the same inode; false when another
+  // session has published it meanwhile (KEY is that inode: it is whole).
+  absl::StatusOr<bool> Reopen(File& f, int access = O_RDWR) const;
   // Re-reads which chunks other sessions have fetched into f (KEY.map).
   void Refresh(File& f, size_t chunks) const;
   // Chunk `index` of f is in its file: recorded in KEY.map for other sessions.
@@ -107,6 +115,15 @@ class ContentCache {
   // Every chunk of f is present: f is made durable and renamed to KEY in the
   // background (batched), and its fd closed. Thread-safe.
   void Complete(File f, int64_t mtime_ns);
+  // A file a session wrote becomes the content file of `entry` (its material
+  // entry: the caller hashed the chunks from the file, which nobody else has
+  // open, and took the metadata from its inode), unless the cache has one:
+  // it is linked as KEY.part with a map that calls every chunk present (in
+  // this boot, like a .part a fetcher filled), so the next session that
+  // shows `entry` links it instead of fetching it, and publishes it. Its
+  // mode becomes a content file's (no write bits for anyone but the .part's
+  // owner). Returns whether it was adopted.
+  absl::StatusOr<bool> Adopt(int fd, const Entry& entry);
 
   // Makes every completed file durable and published now (end of a session).
   void Flush();

@@ -32,11 +32,7 @@ struct timespec ToTimespec(int64_t ns) {
 
 // Per worker: the buffers a chunk passes through, reused so that fetching
 // does not fault in fresh pages for every chunk.
-struct WorkerBuffers {
-  std::string object;   // the stored object as received
-  std::string decoded;  // zstd's output
-};
-thread_local WorkerBuffers t_buffers;
+thread_local ChunkBuffers t_buffers;
 
 }  // namespace
 
@@ -119,6 +115,9 @@ absl::StatusOr<uint32_t> FetchEngine::AddContent(const Entry& entry, uint32_t mo
       cache_.Complete(std::move(f->content), f->entry.mtime_ns);
       f->content.complete = true;
     }
+    // A view may link many thousands of files nobody reads: a file's
+    // descriptor is opened when its first chunk arrives.
+    f->content.fd.reset();
   }
   by_inode_[inode] = *slot;
   files_[*slot] = std::move(f);
@@ -247,7 +246,8 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
   {
     // Another session may have fetched it into this very file meanwhile.
     absl::MutexLock io(&f.io_mu);
-    if (f.content.fd.ok() && n > 1) {
+    if (f.content.complete) return absl::OkStatus();  // published: every chunk is in it
+    if (n > 1) {
       cache_.Refresh(f.content, n);
       if (f.content.present[chunk]) {
         cache_chunks_.fetch_add(1, std::memory_order_relaxed);
@@ -257,26 +257,14 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
       }
     }
   }
-  std::string key = ChunkKey(ref.id);
-  WorkerBuffers& buf = t_buffers;
-  absl::Status got = store_.GetInto(key, &buf.object);
-  if (!got.ok()) {
-    if (absl::IsNotFound(got)) {
-      return absl::DataLossError(absl::StrCat("chunk ", key, " is missing from store ", store_.Url()));
-    }
-    return got;
-  }
-  store_bytes_.fetch_add(buf.object.size(), std::memory_order_relaxed);
-  store_chunks_.fetch_add(1, std::memory_order_relaxed);
-  absl::StatusOr<absl::string_view> raw =
-      DecodeObjectView(ObjectKind::kChunk, buf.object, ref.id, key, &buf.decoded);
+  uint64_t stored = 0;
+  absl::StatusOr<absl::string_view> raw = FetchChunkView(store_, ref, t_buffers, &stored);
   if (!raw.ok()) return raw.status();
-  if (raw->size() != ref.size) {
-    return absl::DataLossError(absl::StrCat("chunk ", key, " has ", raw->size(),
-                                            " bytes where the tree says ", ref.size));
-  }
+  store_bytes_.fetch_add(stored, std::memory_order_relaxed);
+  store_chunks_.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock io(&f.io_mu);
-  if (!f.content.fd.ok()) return absl::OkStatus();  // complete meanwhile
+  if (f.content.complete) return absl::OkStatus();  // published meanwhile
+  if (absl::StatusOr<bool> open = OpenContent(f); !open.ok() || !*open) return open.status();
   int fd = f.content.fd.get();
   if (absl::Status s = PwriteFull(fd, raw->data(), raw->size(), f.offsets[chunk]); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("cannot write into the cache (", cache_.dir(), "): ", s.message()));
@@ -289,7 +277,27 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
   cache_.Added(raw->size());
   view_bytes_.fetch_add(raw->size(), std::memory_order_relaxed);
   if (f.uniform) presence_.SetPresent(f.slot, chunk);
+  // Between chunks, only so many content files stay open.
+  if (open_content_.load(std::memory_order_relaxed) > kMaxOpenContent) CloseContent(f);
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> FetchEngine::OpenContent(File& f) {
+  if (f.content.fd.ok()) return true;
+  absl::StatusOr<bool> open = cache_.Reopen(f.content);
+  if (!open.ok()) return open.status();
+  if (!*open) {
+    f.content.complete = true;  // another session published it: whole
+    return false;
+  }
+  open_content_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void FetchEngine::CloseContent(File& f) {
+  if (!f.content.fd.ok()) return;
+  f.content.fd.reset();
+  open_content_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void FetchEngine::CompleteFile(File& f) {
@@ -297,10 +305,10 @@ void FetchEngine::CompleteFile(File& f) {
   if (!f.uniform) presence_.SetPresent(f.slot, 0);
   presence_.SetComplete(f.slot);
   absl::MutexLock io(&f.io_mu);
-  if (!f.content.complete) {
-    cache_.Complete(std::move(f.content), f.entry.mtime_ns);
-    f.content.complete = true;
-  }
+  if (f.content.complete) return;
+  CloseContent(f);
+  cache_.Complete(std::move(f.content), f.entry.mtime_ns);
+  f.content.complete = true;
 }
 
 void FetchEngine::OnCompletions() {

@@ -130,8 +130,9 @@ class FetchEngine {
     uint64_t present = 0;
     ReadAhead read_ahead;
     absl::flat_hash_map<uint64_t, std::vector<std::shared_ptr<Request>>> waiters;
-    // The content file; its fd is written by workers, closed (handed to the
-    // cache) by the owner once complete — never while a worker writes.
+    // The content file; its fd is opened by the first worker that writes a
+    // chunk, closed between chunks when too many are open, handed to the
+    // cache by the owner once complete — never while a worker writes.
     absl::Mutex io_mu;
     ContentCache::File content ABSL_GUARDED_BY(io_mu);
     explicit File(const ReadAheadParams& p) : read_ahead(p) {}
@@ -150,6 +151,10 @@ class FetchEngine {
   void Schedule(File& f, uint64_t chunk, bool demand);
   void Work();
   absl::Status FetchOne(File& f, uint64_t chunk);
+  // f's content file open for writing: true; false when another session has
+  // published it meanwhile (then it is whole). Under f.io_mu.
+  absl::StatusOr<bool> OpenContent(File& f);
+  void CloseContent(File& f);
   void Finish(std::shared_ptr<Request>& r);
   void CompleteFile(File& f);
 
@@ -164,6 +169,10 @@ class FetchEngine {
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint32_t> by_inode_ ABSL_GUARDED_BY(files_mu_);
 
   uint64_t ra_inflight_ = 0;  // owner thread
+  // Content files kept open between chunks, at most about kMaxOpenContent (a
+  // session may have thousands of files half fetched: descriptors run out).
+  static constexpr int kMaxOpenContent = 256;
+  std::atomic<int> open_content_{0};
 
   absl::Mutex mu_;
   std::deque<Task> demand_ ABSL_GUARDED_BY(mu_);

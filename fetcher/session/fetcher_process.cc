@@ -24,6 +24,7 @@
 #include "fetcher/session/session_server.h"
 #include "fetcher/session/view_index.h"
 #include "fetcher/session/view_populator.h"
+#include "fetcher/session/written_files.h"
 #include "fetcher/store/local_cache_store.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
@@ -159,6 +160,7 @@ int Serve(const FetcherConfig& config, int ready_fd) {
   std::unique_ptr<ViewIndex> index = NewSessionViewIndex(*engine, *populator);
   auto privates = std::make_unique<PrivateCopies>(*engine, **presence);
   auto commits = std::make_unique<SessionCommits>(store, *engine, *populator, *index, mounts, config.session);
+  WrittenFiles written(mounts);
   OtherRequestHandler other = [&](const vol_request& req, UniqueFd passed,
                                   std::function<void(const vol_response&)> reply) {
     auto answer = [reply](absl::Status s) { reply(ResponseFor(s)); };
@@ -169,6 +171,7 @@ int Serve(const FetcherConfig& config, int ready_fd) {
       case VOL_OP_PRIVATE:
         return privates->Make(std::move(passed), req.path, req.offset == 1, answer);
       default:
+        written.Note(req);
         return commits->Handle(req, std::move(reply));
     }
   };
@@ -179,6 +182,9 @@ int Serve(const FetcherConfig& config, int ready_fd) {
   if (config.commit_at_exit) {
     absl::StatusOr<CommitReport> final = commits->Final();
     if (final.ok()) {
+      // Everything is published and nothing kept: what the programs wrote
+      // stays in the cache for the next session.
+      written.AdoptAll(cache, *engine);
       WriteFileAtomic(absl::StrCat(config.session, "/", kSessionCommitFile),
                       absl::StrCat(final->files, " ", final->bytes_uploaded, " ", final->seq, "\n"))
           .IgnoreError();

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,40 @@ namespace {
 // the store interface uses the standard one.
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// Memory and lengths of direct reads are multiples of this (the largest
+// logical block size of common disks; statx's STATX_DIOALIGN is rarely more).
+constexpr size_t kDirectAlign = 4096;
+
+// Reads the file open at fd (O_DIRECT) from offset 0 into buf (aligned,
+// `cap` bytes, a multiple of kDirectAlign) until its end; the bytes read.
+absl::StatusOr<size_t> ReadDirect(int fd, char* buf, size_t cap) {
+  size_t done = 0;
+  while (done < cap) {
+    ssize_t got = pread(fd, buf + done, cap - done, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return ErrnoError("direct read", errno);
+    if (got == 0) break;
+    done += static_cast<size_t>(got);
+    if (done % kDirectAlign != 0) break;  // a short block: the end of the file
+  }
+  return done;
+}
+
+// Whether the first n bytes of the file open at fd are all in the page cache
+// (or cannot be told: cachestat(2) is Linux 6.5's), asked without starting
+// any I/O (a read with RWF_NOWAIT would start read-ahead of what is missing).
+bool InPageCache(int fd, size_t n) {
+  struct {
+    uint64_t off, len;
+  } range = {0, n};
+  struct {
+    uint64_t cache, dirty, writeback, evicted, recently_evicted;
+  } stat = {};
+  constexpr long kSysCachestat = 451;  // the same on every architecture
+  if (syscall(kSysCachestat, fd, &range, &stat, 0) != 0) return true;
+  return stat.cache * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) >= n;
+}
+
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
@@ -36,9 +71,14 @@ class FileStore : public ObjectStore {
     return GetRange(key, 0, UINT64_MAX);
   }
 
-  // Into the caller's buffer: its memory is reused, and grows only when an
-  // object is larger than any before (no zero-filling of reused bytes).
-  absl::Status GetInto(std::string_view key_in, std::string* out) override {
+  // Into the caller's buffer (its memory is reused; it grows only when an
+  // object is larger than any before, with no zero-filling of reused bytes).
+  // An object already in the page cache is copied from there; one that is
+  // not is read with O_DIRECT, straight from the disk into the buffer: the
+  // caller copies it once more (into a content file, or vol get's output),
+  // and a second copy of a store's bytes in the page cache would cost a copy
+  // and push out pages someone reads.
+  absl::StatusOr<std::string_view> GetInto(std::string_view key_in, std::string* buffer) override {
     absl::string_view key = Sv(key_in);
     std::string path = PathOf(key);
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -46,11 +86,22 @@ class FileStore : public ObjectStore {
     struct stat st;
     if (fstat(fd.get(), &st) != 0) return Error("read", key, errno);
     size_t n = static_cast<size_t>(st.st_size);
-    if (out->size() < n) out->resize(n);
-    absl::Status s = PreadFull(fd.get(), out->data(), n, 0);
-    if (!s.ok()) return Error("read", key, errno);
-    out->resize(n);
-    return absl::OkStatus();
+    // Room for the object at an aligned address, its length rounded up to a
+    // whole number of blocks (direct I/O moves whole blocks).
+    size_t rounded = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    if (buffer->size() < rounded + kDirectAlign) buffer->resize(rounded + kDirectAlign);
+    char* base = buffer->data();
+    char* aligned = base + (kDirectAlign - reinterpret_cast<uintptr_t>(base) % kDirectAlign) % kDirectAlign;
+    if (n == 0) return std::string_view(aligned, 0);
+    if (!InPageCache(fd.get(), n) && fcntl(fd.get(), F_SETFL, O_DIRECT) == 0) {
+      absl::StatusOr<size_t> got = ReadDirect(fd.get(), aligned, rounded);
+      if (got.ok() && *got == n) return std::string_view(aligned, n);
+      if (got.ok()) return Error("read", key, EIO);  // changed size while read: never a store's object
+      // This file system refuses direct I/O of these sizes: read it the usual way.
+      fcntl(fd.get(), F_SETFL, 0);
+    }
+    if (!PreadFull(fd.get(), aligned, n, 0).ok()) return Error("read", key, errno);
+    return std::string_view(aligned, n);
   }
 
   absl::StatusOr<std::string> GetRange(std::string_view key_in, uint64_t offset,

@@ -23,6 +23,11 @@ bool LocalCacheStore::Cached(std::string_view key) const {
   return false;
 }
 
+absl::StatusOr<std::string_view> LocalCacheStore::GetInto(std::string_view key, std::string* buffer) {
+  if (!Cached(key)) return inner_.GetInto(key, buffer);
+  return ObjectStore::GetInto(key, buffer);
+}
+
 absl::StatusOr<std::string> LocalCacheStore::Get(std::string_view key) {
   if (!Cached(key)) return inner_.Get(key);
   std::string path = dir_ + "/" + std::string(key);

@@ -27,6 +27,8 @@ class LocalCacheStore : public ObjectStore {
   LocalCacheStore(ObjectStore& inner, std::string dir, std::vector<std::string> prefixes, Validator valid);
 
   absl::StatusOr<std::string> Get(std::string_view key) override;
+  // Chunks (never cached here) go straight into the caller's reused buffer.
+  absl::StatusOr<std::string_view> GetInto(std::string_view key, std::string* buffer) override;
   absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
     return inner_.GetRange(key, offset, length);
   }

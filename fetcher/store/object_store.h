@@ -51,13 +51,16 @@ class ObjectStore {
 
   // The whole object.
   virtual absl::StatusOr<std::string> Get(std::string_view key) = 0;
-  // The whole object into *out, whose capacity a store may reuse (a fetcher
-  // worker gets thousands of chunks through one buffer).
-  virtual absl::Status GetInto(std::string_view key, std::string* out) {
+  // The whole object, read into memory the caller lends: *buffer is reused
+  // from call to call (a fetcher worker reads thousands of chunks through
+  // one, so no fresh pages are faulted in per object) and the bytes returned
+  // lie somewhere inside it (a store may place them at an offset, aligned for
+  // direct I/O). Valid until *buffer is used again.
+  virtual absl::StatusOr<std::string_view> GetInto(std::string_view key, std::string* buffer) {
     absl::StatusOr<std::string> got = Get(key);
     if (!got.ok()) return got.status();
-    out->swap(*got);
-    return absl::OkStatus();
+    buffer->swap(*got);
+    return std::string_view(*buffer);
   }
   // Bytes [offset, offset + length), clipped at the object's end.
   virtual absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,

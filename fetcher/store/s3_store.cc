@@ -114,14 +114,14 @@ class S3Store final : public ObjectStore {
     return std::move(resp->body);
   }
 
-  absl::Status GetInto(std::string_view key, std::string* out) override {
+  absl::StatusOr<std::string_view> GetInto(std::string_view key, std::string* buffer) override {
     Call call{"GET", FullKey(key), {}, {}, {}, "GET " + std::string(key)};
-    call.reuse_body = out;
+    call.reuse_body = buffer;
     auto resp = Execute(call, ChecksumOk, nullptr);
     if (!resp.ok()) return resp.status();
     if (resp->status != 200) return HttpError(call, *resp);
-    out->swap(resp->body);
-    return absl::OkStatus();
+    buffer->swap(resp->body);
+    return std::string_view(*buffer);
   }
 
   absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,

@@ -38,6 +38,9 @@ Place PlaceOf(const std::string& root_name, const std::string& root_local, const
   return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
+// Each download thread's chunk memory, reused from chunk to chunk.
+thread_local ChunkBuffers t_chunk_buffers;
+
 // A temporary name beside `name` (hidden, unpredictable, within NAME_MAX).
 std::string TempPrefix(const std::string& name) { return absl::StrCat(".", name.substr(0, 200), ".vol-tmp."); }
 
@@ -240,7 +243,7 @@ absl::StatusOr<uint64_t> DownloadItems(ObjectStore& store, const std::vector<Rem
       for (const ChunkRef& ref : f.item->entry.chunks) {
         pool.Submit([&, ref, offset, file = &f] {
           if (failed.load(std::memory_order_relaxed)) return;
-          absl::StatusOr<std::string> data = FetchChunk(store, ref);
+          absl::StatusOr<absl::string_view> data = FetchChunkView(store, ref, t_chunk_buffers);
           absl::Status s = data.status();
           if (s.ok()) {
             absl::StatusOr<UniqueFd> dir = OpenDirBeneath(base->get(), file->place.parent);

@@ -165,6 +165,31 @@ test_second_session_reads_warm() {
   [[ $(stat_of s3 store_bytes) -ge $((40 * MiB)) ]] || fail "the damaged copy was not fetched again"
 }
 
+# What a session wrote stays in the local cache when its final commit has
+# published it: the next session reads it without fetching or copying a byte
+# (git's index, rewritten by `git status` in a first session). A version
+# written later by someone else is fetched: the cache is keyed by content.
+test_what_a_session_wrote_is_not_fetched_again() {
+  "$VOL" create t >/dev/null
+  head -c $((6 * MiB)) /dev/urandom > mine
+  seq 1 1000 > index
+  # Written in place, and written beside and renamed over (git's index.lock).
+  "$VOL" run -v t -- sh -c 'cat mine > /mnt/t/mine && cat index > /mnt/t/index.lock && mv /mnt/t/index.lock /mnt/t/index'
+  "$VOL" get t /mine got-mine >/dev/null
+  assert_file_eq mine got-mine "what the store holds"
+  VOL_STATS=$T/s2 "$VOL" run -v t -- sh -c 'cat /mnt/t/mine /mnt/t/index' > both
+  assert_eq "$(cat mine index | sha256sum)" "$(sha256sum < both)" "both files in the next session"
+  assert_eq 0 "$(stat_of s2 store_bytes)" "bytes fetched by the next session"
+  assert_eq 0 "$(stat_of s2 view_bytes)" "bytes copied into content files by the next session"
+  # Another writer replaces one: its new bytes are fetched, never the kept copy.
+  head -c $((5 * MiB)) /dev/urandom > theirs
+  "$VOL" put --force t theirs /mine >/dev/null
+  VOL_STATS=$T/s3 "$VOL" run -v t -- cat /mnt/t/mine > got-theirs
+  assert_file_eq theirs got-theirs "the other writer's version"
+  [[ $(stat_of s3 store_bytes) -gt 0 ]] || fail "the new version was not fetched"
+  echo "NOTE: the second session fetched $(stat_of s2 store_bytes) bytes of $((6 * MiB + $(stat -c %s index))) its first wrote"
+}
+
 test_cache_is_evicted_under_its_limit() {
   "$VOL" create t >/dev/null
   head -c $((64 * MiB)) /dev/urandom > big

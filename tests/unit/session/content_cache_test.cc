@@ -68,6 +68,46 @@ TEST(ContentCacheTest, AFileIsMadeSizedDatedAndSharedUntilComplete) {
   EXPECT_EQ(c->ino, b->ino);
 }
 
+// A file a session wrote is kept as the content file of the entry its bytes
+// and metadata give: the next Open finds it whole (nothing to fetch) with its
+// inode, and a second offer, or an entry of another size, is refused.
+TEST(ContentCacheTest, AWrittenFileIsAdoptedWhole) {
+  testing::TempDir tmp;
+  ContentCache cache(tmp.path(), uint64_t{1} << 30);
+  std::string data(kChunkSize + 1000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31);
+  std::string path = tmp / "written";
+  ASSERT_TRUE(WriteFileAtomic(path, data).ok());
+  Entry e;
+  e.type = EntryType::kFile;
+  e.size = data.size();
+  e.mode = 0644;
+  e.mtime_ns = 1700000000123456789;
+  e.chunks = {{ObjectId::Of(absl::string_view(data.data(), kChunkSize)), kChunkSize},
+              {ObjectId::Of(absl::string_view(data.data() + kChunkSize, 1000)), 1000}};
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.ok());
+  Entry wrong_size = e;
+  wrong_size.size += 1;
+  EXPECT_FALSE(*cache.Adopt(fd.get(), wrong_size));
+  absl::StatusOr<bool> adopted = cache.Adopt(fd.get(), e);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  EXPECT_TRUE(*adopted);
+  struct stat st = Stat(path);
+  EXPECT_EQ(st.st_nlink, 2u) << "linked into the cache";
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << "a .part's mode: the owner's r and w";
+  EXPECT_EQ(st.st_mtim.tv_nsec, 123456789);
+  EXPECT_FALSE(*cache.Adopt(fd.get(), e)) << "the cache has it";
+
+  auto f = cache.Open(e);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->ino, st.st_ino);
+  EXPECT_EQ(f->present, (std::vector<uint8_t>{1, 1})) << "every chunk present: nothing to fetch";
+  absl::StatusOr<std::string> back = ReadFile(f->path);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == data);
+}
+
 TEST(ContentCacheTest, MetadataIsPartOfTheIdentity) {
   testing::TempDir tmp;
   ContentCache cache(tmp.path(), uint64_t{1} << 30);

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +19,7 @@ class ViewPopulatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = testing::FileStoreIn(tmp_);
-    auto presence = PresenceTable::Create(tmp_ / "presence", 1024, 4096);
+    auto presence = PresenceTable::Create(tmp_ / "presence", 4096, 8192);
     ASSERT_TRUE(presence.ok());
     presence_ = *std::move(presence);
     cache_ = std::make_unique<ContentCache>(tmp_ / "cache", uint64_t{1} << 30);
@@ -161,6 +163,54 @@ TEST_F(ViewPopulatorTest, DirectoriesAreMadeOnFirstUseAndFilesLinkTheSharedCopy)
     ASSERT_TRUE(populator_->PopulateNow(r.get()).ok());
   }
   EXPECT_EQ(Stat(view2 + "/top.bin").st_ino, top.st_ino);
+}
+
+int OpenFds() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (d != nullptr && readdir(d) != nullptr) ++n;
+  if (d != nullptr) closedir(d);
+  return n;
+}
+
+// A directory of more files than the fetcher may hold descriptors is
+// populated whole, and every file in it can be fetched: a content file's
+// descriptor is open only while its chunks are written (and published).
+TEST_F(ViewPopulatorTest, MoreFilesThanDescriptorsArePopulatedAndFetched) {
+  const int kFiles = 600;
+  TreeEditor t(*store_, EmptyTreeId());
+  for (int i = 0; i < kFiles; ++i) Put(t, "/d/f" + std::to_string(i), File("content of file " + std::to_string(i)));
+  ObjectId root = *t.Flush();
+  std::string view = tmp_ / "view";
+  ASSERT_TRUE(populator_->AddRoot(0, view, "/mnt/x", root, 1).ok());
+  struct rlimit was;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &was), 0);
+  struct rlimit low = was;
+  low.rlim_cur = static_cast<rlim_t>(OpenFds() + 200);
+  ASSERT_LT(low.rlim_cur, static_cast<rlim_t>(kFiles));
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  absl::Status populated;
+  {
+    UniqueFd r = OpenDir(view);
+    populated = populator_->PopulateNow(r.get());
+    UniqueFd d = OpenDir(view + "/d");
+    if (populated.ok()) populated = populator_->PopulateNow(d.get());
+  }
+  std::vector<std::string> wrong;
+  for (int i = 0; i < kFiles && populated.ok(); ++i) {
+    std::string path = view + "/d/f" + std::to_string(i);
+    struct stat st = Stat(path);
+    std::optional<uint32_t> slot = presence_->Find(st.st_dev, st.st_ino);
+    absl::Status fetched = slot ? FetchAll(*slot) : absl::NotFoundError(path);
+    absl::StatusOr<std::string> got = ReadFile(path);
+    if (!fetched.ok() || !got.ok() || *got != "content of file " + std::to_string(i)) wrong.push_back(path);
+  }
+  cache_->Flush();
+  int open_after = OpenFds();
+  setrlimit(RLIMIT_NOFILE, &was);
+  ASSERT_TRUE(populated.ok()) << populated;
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " files not fetched right, the first " << wrong.front();
+  EXPECT_LT(open_after, static_cast<int>(low.rlim_cur)) << "descriptors are not held per file";
 }
 
 TEST_F(ViewPopulatorTest, ReloadEditsPopulatedDirectoriesAndRetargetsTheRest) {

@@ -3,6 +3,8 @@
 #include "fetcher/store/file_store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +48,66 @@ TEST(FileStore, PutGetHeadDelete) {
   EXPECT_TRUE(store->Delete("a/b/c").ok()) << "deleting an absent key succeeds";
   // No temporary files are left behind.
   EXPECT_EQ(CountEntries(dir / "store/tmp"), 0);
+}
+
+// Pages of the file at path that are in the page cache.
+size_t CachedPages(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  void* map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in((static_cast<size_t>(st.st_size) + page - 1) / page);
+  size_t n = 0;
+  if (map != MAP_FAILED && mincore(map, static_cast<size_t>(st.st_size), in.data()) == 0) {
+    for (unsigned char c : in) n += c & 1;
+  }
+  if (map != MAP_FAILED) munmap(map, static_cast<size_t>(st.st_size));
+  return n;
+}
+
+void DropFromPageCache(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  fdatasync(fd);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  close(fd);
+}
+
+// GetInto reads through one reused buffer, objects in the page cache or not
+// (those not are read with direct I/O and stay out of it), any size.
+TEST(FileStore, GetIntoReusesTheBufferCachedOrNot) {
+  TempDir dir;
+  auto store = FileStoreIn(dir);
+  std::string buffer;
+  for (size_t size : {size_t{5} << 20, size_t{0}, size_t{1}, size_t{4096}, size_t{3} * 4096 + 17,
+                      (size_t{4} << 20) + 32, size_t{100}}) {
+    std::string data(size, '\0');
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 7 + size);
+    std::string key = "chunks/k" + std::to_string(size);
+    ASSERT_TRUE(store->Put(key, data).ok());
+    std::string path = dir / ("store/" + key);
+    for (bool cached : {true, false}) {
+      if (!cached) DropFromPageCache(path);
+      absl::StatusOr<std::string_view> got = store->GetInto(key, &buffer);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(*got == data) << size << " bytes, cached " << cached;
+      if (size > 0) {
+        EXPECT_GE(got->data(), buffer.data());
+        EXPECT_LE(got->data() + got->size(), buffer.data() + buffer.size()) << "the bytes lie in the buffer";
+      }
+      int direct = open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+      if (!cached && size >= 4096 && direct >= 0) {
+        EXPECT_EQ(CachedPages(path), 0u) << "an uncached object is read without filling the page cache";
+      }
+      if (direct >= 0) close(direct);
+    }
+  }
+  EXPECT_TRUE(absl::IsNotFound(store->GetInto("chunks/none", &buffer).status()));
 }
 
 TEST(FileStore, MissingKeyIsNotFoundNamingKeyAndStore) {
