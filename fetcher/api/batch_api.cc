@@ -80,10 +80,6 @@ absl::StatusOr<struct stat> StatLocal(const char* local) {
   return st;
 }
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 // Uploads `items` after checking each against the preview, then records them.
 int AddItems(vol_batch* b, const std::vector<LocalItem>& items) {
   for (const LocalItem& item : items) {

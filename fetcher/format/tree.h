@@ -67,6 +67,17 @@ struct Entry {
   friend bool operator==(const Entry&, const Entry&) = default;
 };
 
+// The same mode, mtime, xattrs and owner (whatever the content).
+inline bool SameMetadata(const Entry& a, const Entry& b) {
+  return a.mode == b.mode && a.mtime_ns == b.mtime_ns && a.xattrs == b.xattrs && a.owner == b.owner;
+}
+// Equal but for the name.
+inline bool SameButName(const Entry& a, const Entry& b) {
+  Entry named = b;
+  named.name = a.name;
+  return a == named;
+}
+
 struct Tree {
   std::vector<Entry> entries;  // sorted by name
 

@@ -16,20 +16,6 @@
 namespace vol {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-bool SameMeta(const Entry& a, const Entry& b) {
-  return a.mode == b.mode && a.mtime_ns == b.mtime_ns && a.xattrs == b.xattrs && a.owner == b.owner;
-}
-
-bool SameEntry(const Entry& a, const Entry& b) {
-  Entry named = b;
-  named.name = a.name;
-  return a == named;
-}
-
 // A path for a message: whole unless it is very long.
 std::string Shown(const VolumePath& path) {
   std::string s = ShowBytes(path.ToString());
@@ -196,7 +182,7 @@ class Scanner {
     if (absl::IsNotFound(meta.status())) return absl::OkStatus();
     if (!meta.ok()) return meta.status();
     if (b && !b_dir) Push(Change::Kind::kRemove, path);
-    if (!b_dir || !SameMeta(*b, *meta)) Push(Change::Kind::kPutDir, path, *meta);
+    if (!b_dir || !SameMetadata(*b, *meta)) Push(Change::Kind::kPutDir, path, *meta);
     std::vector<Entry> bs;
     if (b_dir) {
       absl::StatusOr<std::vector<Entry>> listed = bstar_.List(path);
@@ -309,7 +295,7 @@ class Scanner {
 
   absl::Status PutFile(const VolumePath& path, const Entry* b, const ViewItem& v) {
     if (v.snapshot) {
-      if (b == nullptr || !SameEntry(*b, *v.snapshot)) Push(Change::Kind::kPut, path, *v.snapshot);
+      if (b == nullptr || !SameButName(*b, *v.snapshot)) Push(Change::Kind::kPut, path, *v.snapshot);
       return absl::OkStatus();
     }
     Entry e;
@@ -324,7 +310,7 @@ class Scanner {
       // Targets into the view were written for the kernel; the volume keeps the mount's.
       e.target = RewriteSymlinkTarget(*target, view_, mount_);
       e.size = e.target.size();
-      if (b == nullptr || !SameEntry(*b, e)) Push(Change::Kind::kPut, path, std::move(e));
+      if (b == nullptr || !SameButName(*b, e)) Push(Change::Kind::kPut, path, std::move(e));
       return absl::OkStatus();
     }
     e.type = EntryType::kFile;
@@ -342,7 +328,7 @@ class Scanner {
       }
       e = o;
       e.name = v.name;
-      if (b == nullptr || !SameEntry(*b, e)) Push(Change::Kind::kPut, path, std::move(e));
+      if (b == nullptr || !SameButName(*b, e)) Push(Change::Kind::kPut, path, std::move(e));
       return absl::OkStatus();
     }
     // Only a file the program writes counts as open: a content file is open

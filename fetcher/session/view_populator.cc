@@ -265,19 +265,24 @@ void ViewPopulator::Populate(UniqueFd dir, Done done) {
     } catch (const std::exception& e) {
       s = absl::InternalError(absl::StrCat("populating a directory: ", e.what()));
     }
-    std::vector<Done> waiters;
-    {
-      absl::MutexLock lock(&mu_);
-      d->running = false;
-      if (s.ok()) {
-        d->populated = true;
-        presence_.SetComplete(d->slot);
-      }
-      waiters.swap(d->waiters);
+    Filled(*d, s);
+  });
+}
+
+void ViewPopulator::Filled(Dir& d, const absl::Status& s) {
+  std::vector<Done> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    d.running = false;
+    if (s.ok()) {
+      d.populated = true;
+      presence_.SetComplete(d.slot);
     }
-    engine_.Post([waiters = std::move(waiters), s]() mutable {
-      for (Done& w : waiters) w(s);
-    });
+    waiters.swap(d.waiters);
+  }
+  if (waiters.empty()) return;
+  engine_.Post([waiters = std::move(waiters), s]() mutable {
+    for (Done& w : waiters) w(s);
   });
 }
 
@@ -294,21 +299,7 @@ absl::Status ViewPopulator::PopulateNow(int dir) {
     d->running = true;
   }
   absl::Status s = Fill(dir, *d);
-  std::vector<Done> waiters;
-  {
-    absl::MutexLock lock(&mu_);
-    d->running = false;
-    if (s.ok()) {
-      d->populated = true;
-      presence_.SetComplete(d->slot);
-    }
-    waiters.swap(d->waiters);
-  }
-  if (!waiters.empty()) {
-    engine_.Post([waiters = std::move(waiters), s]() mutable {
-      for (Done& w : waiters) w(s);
-    });
-  }
+  Filled(*d, s);
   return s;
 }
 

@@ -115,6 +115,9 @@ class ViewPopulator {
   // Creates one entry of a populated directory (or of one being populated).
   absl::Status CreateEntry(int dir, const Mount& m, size_t mount, const Entry& e, const EntryOrigin& origin);
   absl::Status Fill(int dir, Dir& d);
+  // After Fill: marks d populated when it succeeded, and answers its waiters
+  // (on the engine's loop).
+  void Filled(Dir& d, const absl::Status& s);
   absl::Status ReloadDir(size_t mount, int dir, const std::string& path, const ObjectId& from,
                          const ObjectId& to, const std::function<bool(const std::string&)>& keep);
 

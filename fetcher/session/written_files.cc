@@ -19,10 +19,6 @@
 namespace vol {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 // The chunks of the file open at fd, as `vol put` and commits cut them.
 absl::StatusOr<std::vector<ChunkRef>> HashChunks(int fd, uint64_t size) {
   std::vector<ChunkRef> chunks;

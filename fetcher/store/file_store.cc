@@ -59,10 +59,6 @@ bool InPageCache(int fd, size_t n) {
   return stat.cache * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) >= n;
 }
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 class FileStore : public ObjectStore {
  public:
   explicit FileStore(std::string root) : root_(std::move(root)) {}

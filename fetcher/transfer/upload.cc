@@ -20,10 +20,6 @@
 namespace vol {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 absl::Status ScanPath(const std::string& local, const VolumePath& dest,
                       std::vector<LocalItem>& items) {
   struct stat st;

@@ -3,6 +3,7 @@
 #ifndef VOL_FETCHER_UTIL_FS_H_
 #define VOL_FETCHER_UTIL_FS_H_
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -41,6 +42,11 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// st_mtim in nanoseconds since the epoch (a snapshot entry's mtime_ns).
+inline int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
 
 absl::Status WriteFull(int fd, const void* data, size_t n);
 absl::Status PwriteFull(int fd, const void* data, size_t n, uint64_t offset);

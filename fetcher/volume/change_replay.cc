@@ -6,17 +6,6 @@
 namespace vol {
 namespace {
 
-bool SameMeta(const Entry& a, const Entry& b) {
-  return a.mode == b.mode && a.mtime_ns == b.mtime_ns && a.xattrs == b.xattrs && a.owner == b.owner;
-}
-
-// Equal but for the name.
-bool SameEntry(const Entry& a, const Entry& b) {
-  Entry named = b;
-  named.name = a.name;
-  return a == named;
-}
-
 void Count(const Entry& e, ChangeStats& stats) {
   stats.files += e.is_dir() ? e.files : 1;
   stats.bytes += e.is_symlink() ? 0 : e.size;
@@ -38,11 +27,11 @@ absl::Status Apply(TreeEditor& tree, const Change& c, ChangeStats& stats) {
       return absl::OkStatus();
     }
     case Change::Kind::kPut:
-      if (old->has_value() && SameEntry(**old, *c.entry)) return absl::OkStatus();
+      if (old->has_value() && SameButName(**old, *c.entry)) return absl::OkStatus();
       Count(*c.entry, stats);
       return tree.Put(c.path, *c.entry);
     case Change::Kind::kPutDir:
-      if (old->has_value() && (*old)->is_dir() && SameMeta(**old, *c.entry)) return absl::OkStatus();
+      if (old->has_value() && (*old)->is_dir() && SameMetadata(**old, *c.entry)) return absl::OkStatus();
       return tree.PutDirMeta(c.path, *c.entry);
     case Change::Kind::kPutTree:
       return MergeEntry(tree, c.path, *c.entry, stats);
@@ -79,11 +68,11 @@ absl::Status MergeEntry(TreeEditor& tree, const VolumePath& path, const Entry& s
   absl::StatusOr<std::optional<Entry>> dst = tree.Lookup(path);
   if (!dst.ok()) return dst.status();
   if (!src.is_dir() || !dst->has_value() || !(*dst)->is_dir()) {
-    if (dst->has_value() && SameEntry(**dst, src)) return absl::OkStatus();
+    if (dst->has_value() && SameButName(**dst, src)) return absl::OkStatus();
     Count(src, stats);
     return tree.Put(path, src);
   }
-  if (!SameMeta(**dst, src)) {
+  if (!SameMetadata(**dst, src)) {
     if (absl::Status s = tree.PutDirMeta(path, src); !s.ok()) return s;
   }
   absl::StatusOr<Tree> children = ReadTree(tree.store(), src.tree);

@@ -175,7 +175,10 @@ class TestSession {
 
   absl::StatusOr<CommitReport> Commit(bool full = false) {
     SessionMount m{"/mnt/v", view_, v_.info, false, base_};
-    CommitRequest request{changed_, full, renames_, false};
+    CommitRequest request;
+    request.changed = changed_;
+    request.full = full;
+    request.renames = renames_;
     absl::StatusOr<CommitReport> r = CommitChanges(v_.store, m, tv_.index(), request);
     if (r.ok()) {
       base_ = r->base;
@@ -524,14 +527,18 @@ TEST(CommitEngine, UserXattrsAndOwnersArePublishedAndApplied) {
     GTEST_SKIP() << "the file system under " << tmp.path() << " keeps no user xattrs";
   }
   bool root = geteuid() == 0;
-  if (root) ASSERT_EQ(chown(s.Local("f").c_str(), 1234, 5678), 0);
+  if (root) {
+    ASSERT_EQ(chown(s.Local("f").c_str(), 1234, 5678), 0);
+  }
   COMMIT(s);
   std::optional<Entry> e = v.Lookup("/f");
   ASSERT_TRUE(e.has_value());
   ASSERT_EQ(e->xattrs.size(), 1u);
   EXPECT_EQ(e->xattrs[0].name, "user.origin");
   EXPECT_EQ(e->xattrs[0].value, std::string("\x01\x02 binary", 9));
-  if (root) EXPECT_EQ(e->owner, (Owner{1234, 5678}));
+  if (root) {
+    EXPECT_EQ(e->owner, (Owner{1234, 5678}));
+  }
 
   // vol get applies them.
   std::vector<RemoteItem> items;
@@ -542,7 +549,9 @@ TEST(CommitEngine, UserXattrsAndOwnersArePublishedAndApplied) {
   EXPECT_EQ(std::string(value, 9), std::string("\x01\x02 binary", 9));
   struct stat st;
   ASSERT_EQ(stat((tmp / "got").c_str(), &st), 0);
-  if (root) EXPECT_EQ(st.st_uid, 1234u);
+  if (root) {
+    EXPECT_EQ(st.st_uid, 1234u);
+  }
   // And a new session's view has them, so they survive its own commits.
   TestSession t(v, tmp, "t");
   ASSERT_EQ(getxattr(t.Local("f").c_str(), "user.origin", value, sizeof value), 9);

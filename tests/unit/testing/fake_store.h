@@ -68,7 +68,9 @@ class FakeStore : public ObjectStore {
     absl::MutexLock lock(&mu_);
     auto it = objects_.find(std::string(key));
     if (it == objects_.end()) return absl::NotFoundError(std::string(key));
-    return ObjectInfo{it->second.size()};
+    ObjectInfo info;
+    info.size = it->second.size();
+    return info;
   }
   absl::StatusOr<std::vector<std::string>> List(std::string_view prefix, std::string_view start_after) override {
     if (absl::Status s = Check("list", prefix); !s.ok()) return s;
