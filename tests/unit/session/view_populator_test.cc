@@ -11,6 +11,7 @@
 #include "fetcher/session/view_index.h"
 #include "fetcher/volume/tree_editor.h"
 #include "tests/unit/testing/temp_dir.h"
+#include "tests/unit/testing/test_view.h"
 
 namespace vol {
 namespace {
@@ -60,21 +61,7 @@ class ViewPopulatorTest : public ::testing::Test {
     return st;
   }
   UniqueFd OpenDir(const std::string& p) { return UniqueFd(open(p.c_str(), O_RDONLY | O_DIRECTORY)); }
-  // Makes the whole file in `slot` present, running the owner's loop.
-  absl::Status FetchAll(uint32_t slot) {
-    bool done = false;
-    absl::Status result;
-    engine_->Fetch(slot, 0, 0, true, [&](absl::Status s) {
-      result = s;
-      done = true;
-    });
-    while (!done) {
-      uint64_t n;
-      if (read(engine_->event_fd(), &n, sizeof n) < 0) return absl::InternalError("eventfd");
-      engine_->OnCompletions();
-    }
-    return result;
-  }
+  absl::Status FetchAll(uint32_t slot) { return testing::FetchWhole(*engine_, slot); }
 
   testing::TempDir tmp_;
   std::unique_ptr<ObjectStore> store_;

@@ -25,6 +25,23 @@
 
 namespace vol::testing {
 
+// Makes the whole file in `slot` present, running the engine's loop here (as
+// its owner would).
+inline absl::Status FetchWhole(FetchEngine& engine, uint32_t slot) {
+  bool done = false;
+  absl::Status result;
+  engine.Fetch(slot, 0, 0, true, [&](absl::Status s) {
+    result = s;
+    done = true;
+  });
+  while (!done) {
+    uint64_t n;
+    if (read(engine.event_fd(), &n, sizeof n) < 0) return absl::InternalError("eventfd");
+    engine.OnCompletions();
+  }
+  return result;
+}
+
 class TestView {
  public:
   // The view of `root` at `view` (created), its presence table at `presence`,
@@ -106,20 +123,7 @@ class TestView {
   }
 
   // Makes the whole file in `slot` present, running the owner's loop.
-  absl::Status FetchAll(uint32_t slot) {
-    bool done = false;
-    absl::Status result;
-    engine_->Fetch(slot, 0, 0, true, [&](absl::Status s) {
-      result = s;
-      done = true;
-    });
-    while (!done) {
-      uint64_t n;
-      if (read(engine_->event_fd(), &n, sizeof n) < 0) return absl::InternalError("eventfd");
-      engine_->OnCompletions();
-    }
-    return result;
-  }
+  absl::Status FetchAll(uint32_t slot) { return FetchWhole(*engine_, slot); }
 
  private:
   std::string view_;
