@@ -186,23 +186,22 @@ absl::StatusOr<ContentCache::File> ContentCache::Open(const Entry& entry) {
       f.ino = st.st_ino;
       return f;
     }
-    UniqueFd fd(open(part.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
-    if (fd.ok()) {
-      if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-          static_cast<uint64_t>(st.st_size) != entry.size) {
+    // Not opened: a view links thousands of files nobody reads, and the
+    // fetcher opens one (Reopen, which checks the inode) when a chunk lands.
+    if (lstat(part.c_str(), &st) == 0) {
+      if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != entry.size) {
         // Not what the key says: a damaged leftover. Start over.
         unlink(part.c_str());
         continue;
       }
       f.path = part;
-      f.fd = std::move(fd);
       f.dev = st.st_dev;
       f.ino = st.st_ino;
       f.present.assign(chunks, 0);
       Refresh(f, chunks);
       return f;
     }
-    if (errno != ENOENT) return ErrnoError(absl::StrCat("cannot open cache file ", part), errno);
+    if (errno != ENOENT) return ErrnoError(absl::StrCat("cannot stat cache file ", part), errno);
 
     // Create it: sized and dated under no name, then linked as KEY.part. Its
     // map is made when its first chunk lands (MarkPresent).

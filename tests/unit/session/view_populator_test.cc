@@ -20,7 +20,7 @@ class ViewPopulatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = testing::FileStoreIn(tmp_);
-    auto presence = PresenceTable::Create(tmp_ / "presence", 4096, 8192);
+    auto presence = PresenceTable::Create(tmp_ / "presence", 16384, 32768);
     ASSERT_TRUE(presence.ok());
     presence_ = *std::move(presence);
     cache_ = std::make_unique<ContentCache>(tmp_ / "cache", uint64_t{1} << 30);
@@ -198,6 +198,46 @@ TEST_F(ViewPopulatorTest, MoreFilesThanDescriptorsArePopulatedAndFetched) {
   ASSERT_TRUE(populated.ok()) << populated;
   EXPECT_TRUE(wrong.empty()) << wrong.size() << " files not fetched right, the first " << wrong.front();
   EXPECT_LT(open_after, static_cast<int>(low.rlim_cur)) << "descriptors are not held per file";
+}
+
+// A directory large enough to be filled by several threads gets every entry,
+// each file linked to its own content and each subdirectory registered.
+TEST_F(ViewPopulatorTest, ALargeDirectoryIsFilledWholeByThreads) {
+  const int kFiles = 5000, kDirs = 20;
+  TreeEditor t(*store_, EmptyTreeId());
+  for (int i = 0; i < kFiles; ++i) Put(t, "/d/f" + std::to_string(i), File("file " + std::to_string(i)));
+  for (int i = 0; i < kDirs; ++i) Put(t, "/d/sub" + std::to_string(i) + "/x", File("x" + std::to_string(i)));
+  ObjectId root = *t.Flush();
+  std::string view = tmp_ / "view";
+  ASSERT_TRUE(populator_->AddRoot(0, view, "/mnt/x", root, 1).ok());
+  {
+    UniqueFd r = OpenDir(view);
+    ASSERT_TRUE(populator_->PopulateNow(r.get()).ok());
+    UniqueFd d = OpenDir(view + "/d");
+    absl::Status s = populator_->PopulateNow(d.get());
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  int entries = 0;
+  if (DIR* dir = opendir((view + "/d").c_str())) {
+    while (dirent* e = readdir(dir)) entries += e->d_name[0] != '.';
+    closedir(dir);
+  }
+  EXPECT_EQ(entries, kFiles + kDirs) << "no temporary names left, nothing missing";
+  std::vector<std::string> wrong;
+  for (int i = 0; i < kFiles; i += 97) {  // a sample across every thread's share
+    std::string path = view + "/d/f" + std::to_string(i);
+    struct stat st = Stat(path);
+    std::optional<uint32_t> slot = presence_->Find(st.st_dev, st.st_ino);
+    absl::Status fetched = slot ? FetchAll(*slot) : absl::NotFoundError(path);
+    absl::StatusOr<std::string> got = ReadFile(path);
+    if (!fetched.ok() || !got.ok() || *got != "file " + std::to_string(i)) wrong.push_back(path);
+  }
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " files wrong, the first " << wrong.front();
+  for (int i = 0; i < kDirs; ++i) {
+    struct stat st = Stat(view + "/d/sub" + std::to_string(i));
+    EXPECT_TRUE(S_ISDIR(st.st_mode));
+    EXPECT_TRUE(populator_->Unpopulated(st.st_dev, st.st_ino)) << "sub" << i << " is known and not yet filled";
+  }
 }
 
 TEST_F(ViewPopulatorTest, ReloadEditsPopulatedDirectoriesAndRetargetsTheRest) {
