@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -254,7 +255,12 @@ absl::Status ViewPopulator::Fill(int dir, Dir& d) {
   std::vector<absl::Status> results(threads);
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) {
-    helpers.emplace_back([&, t] { results[t] = fill_range(n * t / threads, n * (t + 1) / threads); });
+    auto range = [&, t] { results[t] = fill_range(n * t / threads, n * (t + 1) / threads); };
+    try {
+      helpers.emplace_back(range);
+    } catch (const std::system_error&) {
+      range();  // no thread to be had (a limit): this one fills that share too
+    }
   }
   results[0] = fill_range(0, n / threads);
   for (std::thread& h : helpers) h.join();
