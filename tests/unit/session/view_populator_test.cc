@@ -62,6 +62,14 @@ class ViewPopulatorTest : public ::testing::Test {
   }
   UniqueFd OpenDir(const std::string& p) { return UniqueFd(open(p.c_str(), O_RDONLY | O_DIRECTORY)); }
   absl::Status FetchAll(uint32_t slot) { return testing::FetchWhole(*engine_, slot); }
+  // Fetches the view file at `path` whole and says whether it reads `want`.
+  bool FetchesAs(const std::string& path, const std::string& want) {
+    struct stat st = Stat(path);
+    std::optional<uint32_t> slot = presence_->Find(st.st_dev, st.st_ino);
+    absl::Status fetched = slot ? FetchAll(*slot) : absl::NotFoundError(path);
+    absl::StatusOr<std::string> got = ReadFile(path);
+    return fetched.ok() && got.ok() && *got == want;
+  }
 
   testing::TempDir tmp_;
   std::unique_ptr<ObjectStore> store_;
@@ -186,11 +194,7 @@ TEST_F(ViewPopulatorTest, MoreFilesThanDescriptorsArePopulatedAndFetched) {
   std::vector<std::string> wrong;
   for (int i = 0; i < kFiles && populated.ok(); ++i) {
     std::string path = view + "/d/f" + std::to_string(i);
-    struct stat st = Stat(path);
-    std::optional<uint32_t> slot = presence_->Find(st.st_dev, st.st_ino);
-    absl::Status fetched = slot ? FetchAll(*slot) : absl::NotFoundError(path);
-    absl::StatusOr<std::string> got = ReadFile(path);
-    if (!fetched.ok() || !got.ok() || *got != "content of file " + std::to_string(i)) wrong.push_back(path);
+    if (!FetchesAs(path, "content of file " + std::to_string(i))) wrong.push_back(path);
   }
   cache_->Flush();
   int open_after = OpenFds();
@@ -226,11 +230,7 @@ TEST_F(ViewPopulatorTest, ALargeDirectoryIsFilledWholeByThreads) {
   std::vector<std::string> wrong;
   for (int i = 0; i < kFiles; i += 97) {  // a sample across every thread's share
     std::string path = view + "/d/f" + std::to_string(i);
-    struct stat st = Stat(path);
-    std::optional<uint32_t> slot = presence_->Find(st.st_dev, st.st_ino);
-    absl::Status fetched = slot ? FetchAll(*slot) : absl::NotFoundError(path);
-    absl::StatusOr<std::string> got = ReadFile(path);
-    if (!fetched.ok() || !got.ok() || *got != "file " + std::to_string(i)) wrong.push_back(path);
+    if (!FetchesAs(path, "file " + std::to_string(i))) wrong.push_back(path);
   }
   EXPECT_TRUE(wrong.empty()) << wrong.size() << " files wrong, the first " << wrong.front();
   for (int i = 0; i < kDirs; ++i) {
