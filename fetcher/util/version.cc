@@ -9,12 +9,16 @@ namespace vol {
 
 const char* Version() { return VOL_BUILD_VERSION; }
 const char* GitCommit() { return VOL_BUILD_COMMIT; }
-int FormatVersionRead() { return kObjectFormatVersion; }
-int FormatVersionWritten() { return kObjectFormatVersion; }
+// Objects are version 1; a tree is version 2 when it needs to be (names or
+// link targets that are not UTF-8, xattrs, owners), so a vol that reads only
+// version 1 refuses it rather than misreading it.
+int FormatVersionRead() { return kTreeFormatVersion2; }
+int FormatVersionWritten() { return kTreeFormatVersion2; }
 
 std::string VersionText() {
-  return absl::StrFormat("vol %s (commit %s)\nstore format: reads version %d, writes version %d",
-                         Version(), GitCommit(), FormatVersionRead(), FormatVersionWritten());
+  return absl::StrFormat("vol %s (commit %s)\nstore format: reads versions %d to %d, writes versions %d to %d",
+                         Version(), GitCommit(), kObjectFormatVersion, FormatVersionRead(), kObjectFormatVersion,
+                         FormatVersionWritten());
 }
 
 }  // namespace vol

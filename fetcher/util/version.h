@@ -13,12 +13,12 @@ const char* Version();
 // "8623b67a1b2c", with "-dirty" when built from uncommitted changes;
 // "unknown" when built outside a git checkout.
 const char* GitCommit();
-int FormatVersionRead();   // the newest store format this build reads
-int FormatVersionWritten();
+int FormatVersionRead();     // the newest store format this build reads (from 1)
+int FormatVersionWritten();  // the newest it writes (version 2 only where a tree needs it)
 
 // Two lines:
 //   vol 0.1.0 (commit 8623b67a1b2c)
-//   store format: reads version 1, writes version 1
+//   store format: reads versions 1 to 2, writes versions 1 to 2
 std::string VersionText();
 
 }  // namespace vol

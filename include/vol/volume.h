@@ -53,8 +53,9 @@ const char *vol_last_error(void);
 void vol_free(void *p);
 
 /* "0.1.0"; and as JSON, what `vol --version` says:
- * {"version": "0.1.0", "commit": "8623b67a1b2c", "format_reads": 1,
- *  "format_writes": 1}. The string is static: do not free it. */
+ * {"version": "0.1.0", "commit": "8623b67a1b2c", "format_reads": 2,
+ *  "format_writes": 2} (the newest store formats it reads and writes; every
+ * version from 1 up). The string is static: do not free it. */
 const char *vol_version(void);
 const char *vol_version_json(void);
 

@@ -47,8 +47,8 @@ __all__ = [
 class VersionInfo(NamedTuple):
     version: str  # "0.1.0"
     commit: str  # the commit libvol was built from ("…-dirty": with uncommitted changes)
-    format_reads: int  # the newest store format it reads
-    format_writes: int  # the store format it writes
+    format_reads: int  # the newest store format it reads (every version from 1 up)
+    format_writes: int  # the newest store format it writes (2 only for trees that need it)
 
 
 def _version_info() -> VersionInfo:

@@ -304,7 +304,7 @@ test_version_names_the_commit_and_the_store_formats() {
   out=$("$VOL" --version)
   echo "$out"
   assert_match "^vol [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]{12}(-dirty)?\)$" "$(sed -n 1p <<<"$out")"
-  assert_eq "store format: reads version 1, writes version 1" "$(sed -n 2p <<<"$out")"
+  assert_eq "store format: reads versions 1 to 2, writes versions 1 to 2" "$(sed -n 2p <<<"$out")"
   assert_match "^vol $(cat "$ROOT/VERSION") " "$out"
   if git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
     assert_match "commit $(git -C "$ROOT" rev-parse --short=12 HEAD)" "$out" "the commit vol was built from"
@@ -313,7 +313,7 @@ test_version_names_the_commit_and_the_store_formats() {
   py=$(PYTHONPATH=$PY_PATH python3 -c 'import vol; print(vol.__version__, vol.version_info.format_reads, vol.version_info.format_writes)')
   local commit
   commit=$(sed -n 's/.*(commit \([0-9a-f]*\).*/\1/p' <<<"$out")
-  assert_match "^$(cat "$ROOT/VERSION")\+g$commit(\.dirty)? 1 1$" "$py"
+  assert_match "^$(cat "$ROOT/VERSION")\+g$commit(\.dirty)? 2 2$" "$py"
 }
 
 run_tests "$@"

@@ -448,8 +448,8 @@ class TestPackage(unittest.TestCase):
         self.assertIn(f"(commit {vol.version_info.commit})", out[0])
         self.assertTrue(out[0].startswith(f"vol {vol.version_info.version} "))
         self.assertTrue(vol.__version__.startswith(vol.version_info.version + "+g"))
-        self.assertEqual(out[1], f"store format: reads version {vol.version_info.format_reads}, "
-                                 f"writes version {vol.version_info.format_writes}")
+        self.assertEqual(out[1], f"store format: reads versions 1 to {vol.version_info.format_reads}, "
+                                 f"writes versions 1 to {vol.version_info.format_writes}")
 
     def test_help_reads_like_the_readme(self) -> None:
         text = vol.Volume.__doc__ or ""
