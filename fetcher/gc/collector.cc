@@ -19,30 +19,13 @@
 #include "fetcher/format/gc_protocol.h"
 #include "fetcher/format/keys.h"
 #include "fetcher/gc/tree_walk.h"
+#include "fetcher/util/error_sink.h"
 #include "fetcher/util/thread_pool.h"
 #include "fetcher/volume/commit_log.h"
 #include "fetcher/volume/volumes.h"
 
 namespace vol {
 namespace {
-
-// The first error of many tasks.
-class FirstError {
- public:
-  void Add(absl::Status s) {
-    if (s.ok()) return;
-    absl::MutexLock lock(&mu_);
-    if (status_.ok()) status_ = std::move(s);
-  }
-  absl::Status Get() {
-    absl::MutexLock lock(&mu_);
-    return status_;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Status status_ ABSL_GUARDED_BY(mu_);
-};
 
 absl::Status NothingDeleted(const absl::Status& why) {
   return absl::Status(why.code(), absl::StrCat(why.message(),
@@ -106,12 +89,12 @@ std::optional<ObjectId> IdOfKey(absl::string_view key, absl::string_view prefix)
 
 // Deletes `keys` in parallel; the first failure is returned.
 absl::Status DeleteAll(ObjectStore& store, ThreadPool& pool, const std::vector<std::string>& keys) {
-  FirstError error;
+  ErrorSink error;
   for (const std::string& key : keys) {
     pool.Submit([&store, &error, &key] { error.Add(store.Delete(key)); });
   }
   pool.Wait();
-  return error.Get();
+  return error.status();
 }
 
 }  // namespace
@@ -216,7 +199,7 @@ absl::StatusOr<GcReport> CollectGarbage(ObjectStore& store, const GcOptions& opt
   }
   report.dropped_commits = dropped.size();
   std::vector<ObjectId> roots(commits.size());
-  FirstError commit_error;
+  ErrorSink commit_error;
   for (size_t i = 0; i < commits.size(); ++i) {
     pool.Submit([&, i] {
       absl::StatusOr<CommitInfo> c = ReadCommit(store, commits[i].volume, commits[i].seq);
@@ -225,14 +208,14 @@ absl::StatusOr<GcReport> CollectGarbage(ObjectStore& store, const GcOptions& opt
     });
   }
   pool.Wait();
-  if (absl::Status s = commit_error.Get(); !s.ok()) return NothingDeleted(s);
+  if (absl::Status s = commit_error.status(); !s.ok()) return NothingDeleted(s);
   report.commits = commits.size();
 
   absl::Mutex mark_mu;
   absl::flat_hash_set<ObjectId> marked_trees, marked_chunks;
   // Implied, so never walked; writers may still have stored it: keep it.
   marked_trees.insert(EmptyTreeId());
-  FirstError tree_error;
+  ErrorSink tree_error;
   WalkTrees(store, roots, pool,
             {[&](const ObjectId& id, const Tree& tree) {
                absl::MutexLock lock(&mark_mu);
@@ -242,7 +225,7 @@ absl::StatusOr<GcReport> CollectGarbage(ObjectStore& store, const GcOptions& opt
                }
              },
              [&](const ObjectId& id, const absl::Status& error) { tree_error.Add(error); }});
-  if (absl::Status s = tree_error.Get(); !s.ok()) return NothingDeleted(s);
+  if (absl::Status s = tree_error.status(); !s.ok()) return NothingDeleted(s);
 
   // 4. Sweep: unreachable chunks and trees last modified before the cutoff.
   std::vector<std::string> doomed;

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "fetcher/format/chunk.h"
+#include "fetcher/util/error_sink.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
 
@@ -60,27 +61,6 @@ absl::Status ScanPath(const std::string& local, const VolumePath& dest,
   }
   return absl::OkStatus();
 }
-
-// Collects the first error of many tasks.
-class ErrorSink {
- public:
-  void Add(absl::Status s) {
-    if (s.ok()) return;
-    absl::MutexLock lock(&mu_);
-    if (status_.ok()) status_ = std::move(s);
-    failed_.store(true, std::memory_order_relaxed);
-  }
-  bool failed() const { return failed_.load(std::memory_order_relaxed); }
-  absl::Status status() {
-    absl::MutexLock lock(&mu_);
-    return status_;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Status status_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> failed_{false};
-};
 
 }  // namespace
 
