@@ -85,6 +85,7 @@ wait_for() {
 sessions_dir() { echo "$T/.cache/vol/sessions"; }
 # The session directory of the `vol run` whose pid is $1 (empty if gone).
 session_of() { compgen -G "$(sessions_dir)/$1-*" | head -1; }
+fetcher_up() { local s; s=$(session_of "$1") && [[ -s "$s/fetcher.pid" ]]; }
 no_live_fetcher() {
   local f
   for f in "$(sessions_dir)"/*/fetcher.pid; do
@@ -149,7 +150,10 @@ test_kill_9_of_the_fetcher_keeps_everything_for_vol_commit_session() {
     "$VOL" run --commit-every 1 -v "$v:/mnt/v" -- python3 -c "$WORKER" /mnt/v "$log" "$trial" 25 \
       >"$T/run.out" 2>&1 &
     run=$!
-    sleep "$(random_delay 0.1 1.2)"
+    # From the moment the fetcher is up (a fixed delay from the start landed
+    # after the session had ended in most trials once start-up got faster).
+    wait_for 10 fetcher_up "$run" || true
+    sleep "$(random_delay 0 0.4)"
     s=$(session_of "$run" || true)
     pid=$(cat "$s/fetcher.pid" 2>/dev/null || true)
     if [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); else pid=""; fi
