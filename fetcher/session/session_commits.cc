@@ -45,7 +45,8 @@ SessionCommits::SessionCommits(ObjectStore& store, FetchEngine& engine, ViewPopu
       changed_(mounts_.size()),
       renames_(mounts_.size()),
       renames_in_base_(mounts_.size(), 0),
-      writers_(ProcessAlive) {
+      // For `vol commit --session`, should this fetcher die with the writers.
+      writers_(ProcessAlive, session_dir_.empty() ? "" : absl::StrCat(session_dir_, "/", kSessionWritersFile)) {
   journal_.WriteRecover(RecoverMounts()).IgnoreError();
   thread_ = std::thread([this] { Worker(); });
 }
@@ -319,12 +320,6 @@ absl::StatusOr<CommitReport> SessionCommits::Run(const std::vector<Snapshot>& sn
     return s;
   }
   const uint64_t epoch = writers_.Epoch();
-  if (!session_dir_.empty()) {
-    // For `vol commit --session`, should this fetcher die too.
-    std::vector<std::vector<std::string>> in_flux(mounts_.size());
-    for (size_t m = 0; m < mounts_.size(); ++m) in_flux[m] = writers_.Files(m);
-    if (absl::Status w = WriteCutShort(session_dir_, in_flux); !w.ok()) return w;
-  }
   CommitReport total;
   for (const Snapshot& s : snaps) {
     CommitRequest request;

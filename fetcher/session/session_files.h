@@ -28,9 +28,11 @@ inline constexpr char kSessionPendingFile[] = "pending.json";
 // The final commit's result ("FILES BYTES SEQ") or its error (one line).
 inline constexpr char kSessionCommitFile[] = "commit";
 inline constexpr char kSessionCommitErrorFile[] = "commit_error";
-// The files whose writers were killed before they closed them ("MOUNT NUL
-// PATH NUL" records: mount index, mount-relative path), rewritten by each
-// commit: `vol commit --session` leaves them out (write_tracker.h).
+// The files being written, as a log of changes to the set (write_tracker.h):
+// `vol commit --session` leaves out those still in flux when the session died.
+inline constexpr char kSessionWritersFile[] = "writers";
+// Written by vols before 0.2 at each commit instead ("MOUNT NUL PATH NUL"
+// records); still read, so that a session they kept keeps its promise.
 inline constexpr char kSessionCutShortFile[] = "cut-short";
 // The fetcher's counters at exit (fetcher_process.h).
 inline constexpr char kSessionStatsFile[] = "stats";

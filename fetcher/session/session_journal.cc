@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "fetcher/format/json_bytes.h"
 #include "fetcher/session/session_files.h"
+#include "fetcher/session/write_tracker.h"
 #include "fetcher/util/fs.h"
 
 namespace vol {
@@ -175,27 +177,19 @@ std::vector<std::vector<JournalRename>> ReadJournalRenames(const std::string& se
   return out;
 }
 
-absl::Status WriteCutShort(const std::string& session_dir, const std::vector<std::vector<std::string>>& per_mount) {
-  std::string path = absl::StrCat(session_dir, "/", kSessionCutShortFile);
-  std::string text;
-  for (size_t m = 0; m < per_mount.size(); ++m) {
-    for (const std::string& p : per_mount[m]) absl::StrAppend(&text, m, std::string(1, '\0'), p, std::string(1, '\0'));
-  }
-  if (text.empty()) {
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError(absl::StrCat("cannot remove ", path), errno);
-    return absl::OkStatus();
-  }
-  return WriteFileAtomic(path, text);
-}
-
 std::vector<std::vector<std::string>> ReadCutShort(const std::string& session_dir, size_t mounts) {
-  std::vector<std::vector<std::string>> out(mounts);
+  std::vector<std::vector<std::string>> out =
+      WriteTracker::WrittenWhenKilled(absl::StrCat(session_dir, "/", kSessionWritersFile), mounts);
   absl::StatusOr<std::string> text = ReadFile(absl::StrCat(session_dir, "/", kSessionCutShortFile));
   if (!text.ok()) return out;
   std::vector<std::string> fields = absl::StrSplit(*text, '\0');
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     size_t m = 0;
     if (absl::SimpleAtoi(fields[i], &m) && m < mounts && !fields[i + 1].empty()) out[m].push_back(fields[i + 1]);
+  }
+  for (auto& paths : out) {
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   }
   return out;
 }

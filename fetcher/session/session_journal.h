@@ -88,9 +88,9 @@ std::vector<std::vector<JournalRename>> ReadJournalRenames(const std::string& se
 
 std::string EncodeRename(const JournalRename& r);
 
-// The session's files cut short by a kill (kSessionCutShortFile): per mount
-// index, mount-relative paths. Writing none removes the file.
-absl::Status WriteCutShort(const std::string& session_dir, const std::vector<std::vector<std::string>>& per_mount);
+// The files (per mount index, mount-relative paths) a session left being
+// written when it died: its writers log (write_tracker.h) replayed, plus the
+// cut-short list of a session kept by an older vol.
 std::vector<std::vector<std::string>> ReadCutShort(const std::string& session_dir, size_t mounts);
 
 }  // namespace vol

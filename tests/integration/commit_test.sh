@@ -331,6 +331,32 @@ test_killed_session_keeps_its_changes_for_vol_commit_session() {
   assert_eq 0 "$(ls "$T/.cache/vol/sessions" | wc -l)" "no session left behind"
 }
 
+# The same kill while a file is half-written, first opened after the last
+# commit: no one is left to say it was being written but the session's
+# writers log. `vol commit --session` publishes the closed file, leaves the
+# half-written one out and names it; `--include-cut-short` publishes it as
+# the kill left it.
+test_killed_session_leaves_out_the_file_it_was_writing() {
+  "$VOL" create w >/dev/null
+  local out dir
+  out=$("$VOL" run -v w --commit-every 0 -- bash -c '
+    echo whole > /mnt/w/closed.txt
+    exec 3>/mnt/w/half.bin; echo first-half >&3
+    '"$KILL_ALL" 2>&1) || true
+  assert_match killed "$out" "the program killed its session"
+  sleep 0.3
+  dir=$(compgen -G "$T/.cache/vol/sessions/*" | head -1)
+  [[ -d "$dir" ]] || fail "the killed session was removed"
+  out=$("$VOL" commit --session "$dir" 2>&1) && fail "vol commit --session exited 0 with a file cut short: $out"
+  assert_match "still being written when the session ended" "$out" "the refusal"
+  assert_match "/mnt/w/half.bin" "$out" "names the file cut short"
+  assert_eq whole "$("$VOL" get w /closed.txt -)" "the closed file was published"
+  "$VOL" ls w / | grep -qx half.bin && fail "the half-written file was published"
+  out=$("$VOL" commit --session "$dir" --include-cut-short 2>&1) || fail "--include-cut-short: $out"
+  assert_eq first-half "$("$VOL" get w /half.bin -)" "published as the kill left it"
+  [[ ! -e "$dir" ]] || fail "the session directory was not removed after publishing"
+}
+
 test_killed_session_without_changes_is_removed() {
   "$VOL" create e >/dev/null
   local out err

@@ -8,6 +8,8 @@
 #     its own length and an end mark, checked whole);
 #   - every file the program closed before the kill is in the volume, or in
 #     a kept session that `vol commit --session` publishes.
+# The kinds: vol run alone; the fetcher alone; the program's process group;
+# the fetcher and the program together (a container stop); vol put/cp/rm.
 #
 # Trials per kind: $VOL_CRASH_TRIALS (default 30, 10 on S3). More, e.g.:
 #   VOL_CRASH_TRIALS=200 tests/integration/run crash
@@ -188,6 +190,34 @@ test_kill_9_of_the_process_group_publishes_what_was_closed_and_nothing_cut_short
     cut=$((cut + CUT))
   done
   echo "NOTE: kill -9 of the process group, $n trials: 0 half-written published, 0 closed files lost, $cut files cut short left out"
+}
+
+# A container stop or the OOM killer: the fetcher dies together with the
+# program, so no one is left to tell which files were being written; the
+# session's writers log says it (write_tracker.h), including files first
+# opened after the last commit.
+test_kill_9_of_the_fetcher_and_the_program_together_publishes_nothing_half_written() {
+  local n; n=$(trials)
+  local trial run s pid cut=0 killed=0
+  for trial in $(seq 1 "$n"); do
+    local v=a$trial log=$T/log-$trial
+    "$VOL" create "$v" >/dev/null
+    setsid "$VOL" run --commit-every 1 -v "$v:/mnt/v" -- python3 -c "$WORKER" /mnt/v "$log" "$trial" 25 \
+      >/dev/null 2>&1 &
+    run=$!
+    wait_for 10 fetcher_up "$run" || true
+    sleep "$(random_delay 0 1.2)"
+    s=$(session_of "$run" || true)
+    pid=$(cat "$s/fetcher.pid" 2>/dev/null || true)
+    # One kill(2) each, back to back: both are gone before either can react.
+    kill -9 -- "-$run" ${pid:+"$pid"} 2>/dev/null && [[ -n "$pid" ]] && killed=$((killed + 1))
+    wait "$run" 2>/dev/null || true
+    wait_for 60 no_live_fetcher || fail "trial $trial: the fetcher did not die"
+    check_trial "$v" "$log"
+    cut=$((cut + CUT))
+  done
+  [[ $killed -gt 0 ]] || fail "no trial killed a fetcher"
+  echo "NOTE: kill -9 of the fetcher and the program together, $n trials ($killed with the fetcher up): 0 half-written published, 0 closed files lost, $cut files cut short left out"
 }
 
 test_kill_9_of_vol_put_cp_and_rm_leaves_a_complete_head() {

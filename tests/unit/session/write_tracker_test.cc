@@ -1,8 +1,16 @@
 #include "fetcher/session/write_tracker.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "fetcher/util/fs.h"
+#include "tests/unit/testing/temp_dir.h"
 
 namespace vol {
 namespace {
@@ -76,6 +84,54 @@ TEST_F(WriteTrackerTest, OpensAreNumberedSoACommitSeesAFileReopenedWhileItUpload
   EXPECT_TRUE(tracker_.OpenedSince(0, "b", start));
   tracker_.ForgetOpensUpTo(tracker_.Epoch());
   EXPECT_FALSE(tracker_.OpenedSince(0, "b", start));
+}
+
+// The log is replayed by `vol commit --session` after the fetcher died with
+// the writers: it must give exactly the files in flux at every moment.
+TEST(WriteTrackerLogTest, ReplayingTheLogGivesTheFilesInFluxAtAnyMoment) {
+  testing::TempDir dir;
+  const std::string log = dir / "writers";
+  absl::flat_hash_set<int> dead;
+  WriteTracker tracker([&dead](int pid) { return !dead.contains(pid); }, log);
+  EXPECT_EQ(WriteTracker::WrittenWhenKilled(log, 2), std::vector<Strings>(2));
+  std::mt19937 rng(7);
+  const Strings names = {"a", "b", "d/x", "d/y", "d/e/z", "e", "e/z"};
+  auto pick = [&](const Strings& from) { return from[rng() % from.size()]; };
+  // Enough operations that the log is rewritten whole a few times.
+  for (int step = 0; step < 20000; ++step) {
+    size_t mount = rng() % 2;
+    int pid = 100 + static_cast<int>(rng() % 4);
+    switch (rng() % 5) {
+      case 0:
+      case 1: tracker.Opened(mount, absl::StrCat(pick(names), step % 50), pid); break;
+      case 2: tracker.Closed(mount, absl::StrCat(pick(names), rng() % 50), pid); break;
+      case 3: tracker.Renamed(mount, pick({"d", "e", "d/e", "a0", "b1"}), pick({"d", "e", "f", "a0"})); break;
+      case 4: if (rng() % 50 == 0) tracker.Exited(pid); break;
+    }
+    if (step % 997 == 0 || step == 19999) {
+      std::vector<Strings> want = {tracker.Files(0), tracker.Files(1)};
+      ASSERT_EQ(WriteTracker::WrittenWhenKilled(log, 2), want) << "after step " << step;
+    }
+  }
+  struct stat st;
+  ASSERT_EQ(stat(log.c_str(), &st), 0);
+  EXPECT_LT(st.st_size, 256 << 10) << "the log is not rewritten as it grows";
+}
+
+TEST(WriteTrackerLogTest, ATornLastRecordIsDropped) {
+  testing::TempDir dir;
+  const std::string log = dir / "writers";
+  WriteTracker tracker([](int) { return false; }, log);
+  tracker.Opened(0, "done", 1);
+  tracker.Opened(0, "torn", 1);
+  tracker.Closed(0, "torn", 1);
+  // A kill in the middle of the last write(2): "C NUL 0 NUL tor".
+  int fd = open(log.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, lseek(fd, 0, SEEK_END) - 3), 0);
+  close(fd);
+  EXPECT_EQ(WriteTracker::WrittenWhenKilled(log, 1), std::vector<Strings>{(Strings{"done", "torn"})});
+  EXPECT_EQ(WriteTracker::WrittenWhenKilled(dir / "missing", 1), std::vector<Strings>(1));
 }
 
 }  // namespace
