@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -22,6 +23,17 @@ using namespace vol::shim;
 namespace {
 
 constexpr int kEnvExtra = 3;
+
+// A view file's inode is the shared cache's content file: while another
+// session's fetcher writes a chunk into it, exec says ETXTBSY. That lasts a
+// chunk's write; the program must not see it. Waits up to about a second,
+// then lets the error through (something else holds the file for writing).
+bool busy_retry(const Resolved& r, int err, int* tries) {
+  if (err != ETXTBSY || r.mount < 0 || ++*tries > 100) return false;
+  struct timespec ts = {0, 10 * 1000 * 1000};
+  sys(SYS_nanosleep, &ts, nullptr);
+  return true;
+}
 
 bool env_has(const char* entry, const char* name, size_t n) {
   return strncmp(entry, name, n) == 0 && entry[n] == '=';
@@ -178,7 +190,9 @@ VOL_WRAPPER(int, execve, (const char* path, char* const argv[], char* const envp
   fix_env(envp, env, &bufs);
   if (!before_exec(r, bufs.llp_value)) return -1;
   notify_cloexec_writes();
-  VOL_REAL(execve)(r.path, argv, env);
+  int tries = 0;
+  do VOL_REAL(execve)(r.path, argv, env);
+  while (busy_retry(r, errno, &tries));
   if (errno == ENOENT && sys(SYS_faccessat, AT_FDCWD, r.path, F_OK, 0) == 0) {
     char head[kPathMax];
     char* nargv[argv_count(argv) + 3];
@@ -239,7 +253,10 @@ VOL_WRAPPER(int, execveat, (int dirfd, const char* path, char* const argv[], cha
   fix_env(envp, env, &bufs);
   if (!before_exec(r, bufs.llp_value)) return -1;
   notify_cloexec_writes();
-  return VOL_REAL(execveat)(dirfd, r.path, argv, env, flags);
+  int tries = 0;
+  do VOL_REAL(execveat)(dirfd, r.path, argv, env, flags);
+  while (busy_retry(r, errno, &tries));
+  return -1;
 }
 
 VOL_WRAPPER(int, fexecve, (int fd, char* const argv[], char* const envp[])) {
@@ -358,7 +375,9 @@ VOL_WRAPPER(int, posix_spawn,
   EnvBufs bufs;
   fix_env(envp, env, &bufs);
   if (!before_exec(r, bufs.llp_value)) return errno;
-  int ret = VOL_REAL(posix_spawn)(pid, r.path, fa, at, argv, env);
+  int ret, tries = 0;
+  do ret = VOL_REAL(posix_spawn)(pid, r.path, fa, at, argv, env);
+  while (busy_retry(r, ret, &tries));
   if (ret == ENOENT && sys(SYS_faccessat, AT_FDCWD, r.path, F_OK, 0) == 0) {
     char head[kPathMax];
     char* nargv[argv_count(argv) + 3];

@@ -266,19 +266,26 @@ absl::Status FetchEngine::FetchOne(File& f, uint64_t chunk) {
   if (f.content.complete) return absl::OkStatus();  // published meanwhile
   if (absl::StatusOr<bool> open = OpenContent(f); !open.ok() || !*open) return open.status();
   int fd = f.content.fd.get();
-  if (absl::Status s = PwriteFull(fd, raw->data(), raw->size(), f.offsets[chunk]); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("cannot write into the cache (", cache_.dir(), "): ", s.message()));
+  absl::Status written = PwriteFull(fd, raw->data(), raw->size(), f.offsets[chunk]);
+  if (written.ok()) {
+    // Writing moved the mtime; the content file keeps the snapshot's.
+    struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(f.entry.mtime_ns)};
+    futimens(fd, times);
   }
-  // Writing moved the mtime; the content file keeps the snapshot's.
-  struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(f.entry.mtime_ns)};
-  futimens(fd, times);
+  // Not kept open between chunks: a write fd held while this session leaves
+  // the file half read would make another session's exec of it fail with
+  // ETXTBSY (the shim waits out one chunk's write, not more). Reopening
+  // costs microseconds against a chunk's megabytes.
+  f.content.fd.reset();
+  if (!written.ok()) {
+    return absl::Status(written.code(),
+                        absl::StrCat("cannot write into the cache (", cache_.dir(), "): ", written.message()));
+  }
   f.content.present[chunk] = 1;
   cache_.MarkPresent(f.content, chunk, n);
   cache_.Added(raw->size());
   view_bytes_.fetch_add(raw->size(), std::memory_order_relaxed);
   if (f.uniform) presence_.SetPresent(f.slot, chunk);
-  // Between chunks, only so many content files stay open.
-  if (open_content_.load(std::memory_order_relaxed) > kMaxOpenContent) CloseContent(f);
   return absl::OkStatus();
 }
 
@@ -290,14 +297,7 @@ absl::StatusOr<bool> FetchEngine::OpenContent(File& f) {
     f.content.complete = true;  // another session published it: whole
     return false;
   }
-  open_content_.fetch_add(1, std::memory_order_relaxed);
   return true;
-}
-
-void FetchEngine::CloseContent(File& f) {
-  if (!f.content.fd.ok()) return;
-  f.content.fd.reset();
-  open_content_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void FetchEngine::CompleteFile(File& f) {
@@ -306,7 +306,6 @@ void FetchEngine::CompleteFile(File& f) {
   presence_.SetComplete(f.slot);
   absl::MutexLock io(&f.io_mu);
   if (f.content.complete) return;
-  CloseContent(f);
   cache_.Complete(std::move(f.content), f.entry.mtime_ns);
   f.content.complete = true;
 }

@@ -154,7 +154,6 @@ class FetchEngine {
   // f's content file open for writing: true; false when another session has
   // published it meanwhile (then it is whole). Under f.io_mu.
   absl::StatusOr<bool> OpenContent(File& f);
-  void CloseContent(File& f);
   void Finish(std::shared_ptr<Request>& r);
   void CompleteFile(File& f);
 
@@ -169,10 +168,6 @@ class FetchEngine {
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint32_t> by_inode_ ABSL_GUARDED_BY(files_mu_);
 
   uint64_t ra_inflight_ = 0;  // owner thread
-  // Content files kept open between chunks, at most about kMaxOpenContent (a
-  // session may have thousands of files half fetched: descriptors run out).
-  static constexpr int kMaxOpenContent = 256;
-  std::atomic<int> open_content_{0};
 
   absl::Mutex mu_;
   std::deque<Task> demand_ ABSL_GUARDED_BY(mu_);

@@ -165,6 +165,53 @@ test_second_session_reads_warm() {
   [[ $(stat_of s3 store_bytes) -ge $((40 * MiB)) ]] || fail "the damaged copy was not fetched again"
 }
 
+# A view file is the shared cache's content file: while another session's
+# fetcher writes a chunk into it, the kernel refuses to exec it (ETXTBSY).
+# Exec, execveat (through the loader's fexecve) and posix_spawn wait for that
+# writer instead of failing; a host binary busy for writing still fails.
+test_exec_waits_for_another_sessions_chunk_write() {
+  "$VOL" create x >/dev/null
+  cp /bin/true mytrue
+  "$VOL" put x mytrue /mytrue >/dev/null
+  "$VOL" run -v x -- cat /mnt/x/mytrue >/dev/null || fail "warming the binary"
+  local content
+  content=$(find "$T/.cache/vol/files" -type f -inum "$("$VOL" run -v x -- stat -c %i /mnt/x/mytrue)" | head -1)
+  [[ -n "$content" ]] || fail "no content file for the binary"
+  # Stands in for the other fetcher: holds the content file open for writing 0.5 s.
+  python3 -c 'import os, sys, time; fd = os.open(sys.argv[1], os.O_WRONLY); print("open", flush=True); time.sleep(0.5)' \
+    "$content" > holder.out &
+  local holder=$!
+  for _ in $(seq 100); do grep -q open holder.out && break; sleep 0.05; done
+  local out rc=0
+  out=$("$VOL" run -v x -- bash -c '/mnt/x/mytrue && echo exec ok
+    python3 -c "import os; os.waitpid(os.posix_spawn(\"/mnt/x/mytrue\", [\"t\"], {}), 0); print(\"spawn ok\")"' 2>&1) || rc=$?
+  wait "$holder"
+  assert_eq 0 "$rc" "exit status ($out)"
+  assert_eq "exec ok
+spawn ok" "$out" "exec and posix_spawn while the content file was busy"
+  # A real other session that read the head of a big binary and stays: its
+  # fetcher must not keep the half-filled content file open for writing.
+  printf 'char pad[40 << 20] = {1};\nint main(void) { return pad[0] - 1; }\n' > big.c
+  gcc -O0 -o bigbin big.c
+  "$VOL" put x bigbin /bigbin >/dev/null
+  "$VOL" run -v x -- python3 -c 'import time; f = open("/mnt/x/bigbin", "rb"); f.read(100); print("read", flush=True); time.sleep(4)' \
+    > reader.out 2>&1 &
+  local reader=$!
+  for _ in $(seq 200); do grep -q read reader.out && break; sleep 0.05; done
+  sleep 0.3
+  out=$("$VOL" run -v x -- bash -c '/mnt/x/bigbin && echo big ok' 2>&1) || fail "exec while another session half-read it: $out"
+  assert_eq "big ok" "$out" "exec of a binary another session half-read"
+  wait "$reader" || fail "the reading session failed: $(cat reader.out)"
+  cp /bin/true hostbin
+  python3 -c 'import os, sys, time; fd = os.open(sys.argv[1], os.O_WRONLY); time.sleep(2)' hostbin &
+  holder=$!
+  sleep 0.3
+  rc=0
+  out=$("$VOL" run -v x -- ./hostbin 2>&1) || rc=$?
+  kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+  [[ $rc -ne 0 ]] || fail "a host binary open for writing was executed"
+}
+
 # What a session wrote stays in the local cache when its final commit has
 # published it: the next session reads it without fetching or copying a byte
 # (git's index, rewritten by `git status` in a first session). A version
