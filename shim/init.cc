@@ -145,6 +145,7 @@ __attribute__((constructor)) void init() {
   lifeline_init(getenv(VOL_LIFELINE_ENV));
   update_cwd();
   fd_scan_inherited();
+  view_fds_open();
   notify_inherited_writes();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }

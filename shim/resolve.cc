@@ -53,6 +53,21 @@ void read_cwd(Cwd* out, bool with_path) {
   }
 }
 
+// r->buf holds the view path of a path under mount m: r names it by that
+// path and, when the mount has a view fd and the path goes below the view
+// root, also as (view fd, the rest) for the calls that take that form.
+void use_view(Resolved* r, int m) {
+  r->path = r->buf;
+  r->mount = m;
+  int fd = __atomic_load_n(&g_view_fd[m], __ATOMIC_RELAXED);
+  if (fd < 0) return;
+  const char* rel = r->buf + g.mounts.m[m].view_len;
+  while (*rel == '/') rel++;
+  if (!*rel) return;
+  r->vfd = fd;
+  r->rel = rel;
+}
+
 bool use_buf(Resolved* r, const char* p) {
   if (path_concat(r->buf, sizeof r->buf, p, strlen(p), nullptr) < 0) {
     errno = ENAMETOOLONG;
@@ -132,8 +147,7 @@ bool resolve_magic(const char* path, size_t n, Resolved* r, const char* fallback
                path_normalize(joined, norm, sizeof norm) >= 0) {
       int mount = -1;
       if (translate_abs(g.mounts, norm, r->buf, sizeof r->buf, &mount) == Xlate::kMount) {
-        r->path = r->buf;
-        r->mount = mount;
+        use_view(r, mount);
         return true;
       }
       r->anc = ancestor_of(g.mounts, norm);
@@ -198,8 +212,7 @@ __attribute__((noinline)) bool resolve_normalized(const char* path, Resolved* r)
   if (path_normalize(path, norm, sizeof norm) < 0) return false;
   int mount = -1;
   if (translate_abs(g.mounts, norm, r->buf, sizeof r->buf, &mount) == Xlate::kMount) {
-    r->path = r->buf;
-    r->mount = mount;
+    use_view(r, mount);
     return true;
   }
   int k = ancestor_of(g.mounts, norm);
@@ -214,8 +227,7 @@ bool resolve_abs(const char* path, Resolved* r, const char* fallback) {
   int mount = -1;
   switch (translate_abs(g.mounts, path, r->buf, sizeof r->buf, &mount)) {
     case Xlate::kMount:
-      r->path = r->buf;
-      r->mount = mount;
+      use_view(r, mount);
       return true;
     case Xlate::kError:
       return resolve_long(path, r);
@@ -378,6 +390,7 @@ bool resolve(int dirfd, const char* path, Resolved* r) {
   r->mount = -1;
   r->dirfd = dirfd;
   r->anc = -1;
+  r->vfd = -1;
   r->magic = false;
   r->arg = path;
   r->argfd = dirfd;
@@ -470,6 +483,7 @@ bool retry_resolve(Resolved* r) {
       if (path_join(next, sizeof next, done, *e ? e + 1 : "") < 0) return false;
       r->mount = -1;
       r->anc = -1;
+      r->vfd = -1;
       r->dirfd = AT_FDCWD;
       if (!resolve_abs(next, r, nullptr) || r->mount < 0) return false;
       // The caller tries once more: the directories on the way must be there

@@ -16,6 +16,7 @@
 #define VOL_SHIM_SHIM_H_
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
@@ -97,13 +98,15 @@ struct Resolved {
   int dirfd;     // what a relative `path` is relative to
   int anc;       // the ancestor of a mount that `path` names, or -1
   int tmpfd;     // an O_PATH fd that `path` goes through (closed with this), or -1
+  int vfd;       // the mount's view fd (viewfd.cc) when `rel` names the same object, or -1
+  const char* rel;  // with vfd: `path` below the view root, relative, not "" (in buf)
   bool magic;    // `path` is a /proc or /dev/fd spelling of a view object
   const char* arg;  // the caller's path and dirfd, for retry_resolve
   int argfd;
   char buf[kPathMax];  // the translated path (with tmpfd: the mount path)
   char shortp[320];    // "/proc/self/fd/N/NAME" when the view path is too long
 
-  Resolved() : tmpfd(-1) {}
+  Resolved() : tmpfd(-1), vfd(-1) {}
   Resolved(const Resolved&) = delete;
   Resolved& operator=(const Resolved&) = delete;
   ~Resolved() {
@@ -118,6 +121,20 @@ struct Resolved {
 // with errno set (ENAMETOOLONG, or why the long path's parent cannot be
 // opened) when it cannot.
 bool resolve(int dirfd, const char* path, Resolved* r);
+// Makes a call on r by (view fd, rel) when r has that form — at(fd, rel) —
+// else by its path — by_path(). A view fd that the program closed or replaced
+// behind the shim's back fails the call with EBADF or ENOTDIR: it is dropped
+// and the call made again by path.
+bool view_fd_stale(int mount, int fd);
+template <typename At, typename ByPath>
+inline auto view_call(Resolved& r, At at, ByPath by_path) -> decltype(by_path()) {
+  if (r.vfd >= 0) {
+    auto ret = at(r.vfd, r.rel);
+    if (ret >= 0 || (errno != EBADF && errno != ENOTDIR) || !view_fd_stale(r.mount, r.vfd)) return ret;
+    r.vfd = -1;
+  }
+  return by_path();
+}
 // After a call on r failed (errno ENOENT or ENOTDIR): true if the caller's
 // path reaches a mount through host symlinks (ln -s /mnt/v/d /tmp/l; cat
 // /tmp/l/f), with r translated again, or if directories of a view on its way
@@ -141,6 +158,14 @@ bool mount_path_of(const Resolved& r, char* out, size_t cap);
 // the new length, or -1 (ERANGE) if it does not fit; unchanged paths keep theirs.
 long untranslate_in_place(char* buf, size_t cap);
 void update_cwd();
+
+// --- view fds (viewfd.cc) ---------------------------------------------------
+// g_view_fd[i]: an O_PATH fd on mount i's view root (at kHighFd or above), or -1.
+extern int g_view_fd[kMaxMounts];
+void view_fds_open();          // at start-up, after the inherited fds are noted
+bool is_view_fd(int fd);
+int view_fds(int* out);        // the view fds (at most kMaxMounts), how many
+void view_fd_move_from(int fd);  // fd is about to be replaced (dup2 onto it)
 
 // --- fds and presence (fds.cc) ----------------------------------------------
 void fd_note(int fd, int mount, int open_flags);  // fd was opened inside a view

@@ -179,10 +179,12 @@ VOL_WRAPPER(int, dup, (int fd)) {
   return nfd;
 }
 static int closing(int fd);
-// dup2/dup3 onto the lifeline's number: the lifeline moves out of the way first.
+// dup2/dup3 onto the number of one of the shim's fds: a connection is given
+// up, a view fd or the lifeline moves out of the way first.
 static int make_room(int nfd) {
   if (!g.active) return 0;
   shim_fd_lost(nfd);
+  view_fd_move_from(nfd);
   closing(nfd);  // a write fd replaced is a write fd closed (the shell's `> file` restored)
   if (int err = lifeline_move_from(nfd)) {
     errno = err;
@@ -296,7 +298,7 @@ void vol::shim::notify_inherited_writes() {
 
 VOL_WRAPPER(int, close, (int fd)) {
   if (!g.active) return VOL_REAL(close)(fd);
-  if (is_shim_fd(fd) || (fd >= 0 && fd == g.lifeline)) return 0;  // the shim's own fds stay open
+  if (is_shim_fd(fd) || is_view_fd(fd) || (fd >= 0 && fd == g.lifeline)) return 0;  // the shim's own fds stay open
   int told = closing(fd);
   int ret = VOL_REAL(close)(fd);
   if (ret == 0 && told < 0) {
@@ -306,7 +308,8 @@ VOL_WRAPPER(int, close, (int fd)) {
   return ret;
 }
 
-// close_range and closefrom close everything but the shim's sockets and the lifeline.
+// close_range and closefrom close everything but the shim's sockets, its view
+// fds and the lifeline.
 VOL_WRAPPER_T(int, close_range, (unsigned lo, unsigned hi, int flags),
               int (*)(unsigned, unsigned, int)) {
   auto real = VOL_REAL(close_range);
@@ -317,10 +320,11 @@ VOL_WRAPPER_T(int, close_range, (unsigned lo, unsigned hi, int flags),
       if (g_fds[fd].mount1 || g_fds[fd].anc1) closing((int)fd);
   }
   // Close around the shim's fds: [lo, s1-1], [s1+1, s2-1], … [sn+1, hi].
-  int fds[kConns + 1];
+  int fds[kConns + kMaxMounts + 1];
   int n = shim_fds(fds);
+  n += view_fds(fds + n);
   if (g.lifeline >= 0) fds[n++] = g.lifeline;
-  for (int i = 1; i < n; i++)  // sort (n <= 9)
+  for (int i = 1; i < n; i++)  // sort (n <= 25)
     for (int j = i; j > 0 && fds[j] < fds[j - 1]; j--) {
       int t = fds[j];
       fds[j] = fds[j - 1];

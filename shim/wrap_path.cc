@@ -1,11 +1,12 @@
 // Calls that take paths. Each translates its paths with resolve() and hands
-// glibc a real local path; a call on a host path that fails with ENOENT or
-// ENOTDIR is tried once more when retry_resolve() finds the path leads into a
-// mount through a host symlink. Calls that modify the file system
-// go through may_write() (EROFS unless the mount accepts writes) and report the
-// changed mount path to the fetcher; when that report cannot be made (the
-// fetcher is gone) the call fails with EIO, its change left in the view where
-// recovery finds it.
+// glibc a real local path (stat, access and open: the mount's view fd and the
+// path below it, when resolve() gives that form; viewfd.cc); a call on a host
+// path that fails with ENOENT or ENOTDIR is tried once more when
+// retry_resolve() finds the path leads into a mount through a host symlink.
+// Calls that modify the file system go through may_write() (EROFS unless the
+// mount accepts writes) and report the changed mount path to the fetcher;
+// when that report cannot be made (the fetcher is gone) the call fails with
+// EIO, its change left in the view where recovery finds it.
 //
 // The wrappers are generated from tables (X-macros), one row per symbol,
 // grouped as in shared/RESEARCH.md. Special cases (open, rename, temporary
@@ -230,24 +231,50 @@ using namespace vol::shim;
     parent_ready(r))                                                                        \
   X(int, mkfifoat, (int dirfd, const char* path, mode_t m), (dirfd, r.path, m), parent_ready(r))
 
-// ---- stat and statfs: the call, then what a view object reports differently
+// ---- stat and statfs: the call, then what a view object reports differently.
+// The stat calls of a path below a view root go through the mount's view fd
+// (AT: the call as fstatat/statx on (fd, rel); resolve.cc, viewfd.cc).
 #define VOL_STATS(X)                                                                           \
-  X(stat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))        \
-  X(lstat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))       \
-  X(stat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))    \
-  X(lstat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD, path_stat_fixups(r, b))   \
+  X(stat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD, at_fstatat(fd, rel, b, 0), \
+    path_stat_fixups(r, b))                                                                     \
+  X(lstat, (const char* path, struct stat* b), (r.path, b), AT_FDCWD,                           \
+    at_fstatat(fd, rel, b, AT_SYMLINK_NOFOLLOW), path_stat_fixups(r, b))                        \
+  X(stat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD,                        \
+    at_fstatat64(fd, rel, b, 0), path_stat_fixups(r, b))                                        \
+  X(lstat64, (const char* path, struct stat64* b), (r.path, b), AT_FDCWD,                       \
+    at_fstatat64(fd, rel, b, AT_SYMLINK_NOFOLLOW), path_stat_fixups(r, b))                      \
   X(fstatat, (int dirfd, const char* path, struct stat* b, int f), (dirfd, r.path, b, f), dirfd, \
-    path_stat_fixups(r, b))                                                                         \
+    at_fstatat(fd, rel, b, f), path_stat_fixups(r, b))                                          \
   X(fstatat64, (int dirfd, const char* path, struct stat64* b, int f), (dirfd, r.path, b, f),  \
-    dirfd, path_stat_fixups(r, b))                                                                  \
+    dirfd, at_fstatat64(fd, rel, b, f), path_stat_fixups(r, b))                                 \
   X(statx, (int dirfd, const char* path, int f, unsigned m, struct statx* b),                 \
-    (dirfd, r.path, f, m, b), dirfd, path_stat_fixups(r, b))                                        \
+    (dirfd, r.path, f, m, b), dirfd, at_statx(fd, rel, f, m, b), path_stat_fixups(r, b))
+#define VOL_STATFS(X)                                                                          \
   X(statfs, (const char* path, struct statfs* b), (r.path, b), AT_FDCWD, fs_fixups(r.mount, b)) \
   X(statfs64, (const char* path, struct statfs64* b), (r.path, b), AT_FDCWD,                   \
     fs_fixups(r.mount, b))                                                                     \
   X(statvfs, (const char* path, struct statvfs* b), (r.path, b), AT_FDCWD, fs_fixups(r.mount, b)) \
   X(statvfs64, (const char* path, struct statvfs64* b), (r.path, b), AT_FDCWD,                 \
     fs_fixups(r.mount, b))
+
+// The real *at calls that the view-fd forms make (each with its own pointer:
+// the wrappers' are defined further down).
+static int at_fstatat(int fd, const char* p, struct stat* b, int f) {
+  VOL_REAL_DECL(fstatat);
+  return VOL_REAL(fstatat)(fd, p, b, f);
+}
+static int at_fstatat64(int fd, const char* p, struct stat64* b, int f) {
+  VOL_REAL_DECL(fstatat64);
+  return VOL_REAL(fstatat64)(fd, p, b, f);
+}
+static int at_statx(int fd, const char* p, int f, unsigned m, struct statx* b) {
+  VOL_REAL_DECL(statx);
+  return VOL_REAL(statx)(fd, p, f, m, b);
+}
+static int at_faccessat(int fd, const char* p, int m, int f) {
+  VOL_REAL_DECL(faccessat);
+  return VOL_REAL(faccessat)(fd, p, m, f);
+}
 
 #define VOL_BODY_READ(DIRFD, RET, NAME, ARGS)                                \
   {                                                                          \
@@ -277,7 +304,18 @@ using namespace vol::shim;
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(AT_FDCWD, RET, NAME, ARGS, PRE)
 #define VOL_GEN_AT_WRITE(RET, NAME, PARAMS, ARGS, PRE) \
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(dirfd, RET, NAME, ARGS, PRE)
-#define VOL_GEN_STAT(NAME, PARAMS, ARGS, DIRFD, FIXUPS)                     \
+#define VOL_GEN_STAT(NAME, PARAMS, ARGS, DIRFD, AT, FIXUPS)                 \
+  VOL_WRAPPER(int, NAME, PARAMS) {                                          \
+    Resolved r;                                                             \
+    if (!resolve(DIRFD, path, &r)) return -1;                               \
+    auto at = [&](int fd, const char* rel) { return AT; };                  \
+    auto by_path = [&] { return VOL_REAL(NAME) ARGS; };                     \
+    int ret = view_call(r, at, by_path);                                    \
+    if (ret != 0 && retry_resolve(&r)) ret = view_call(r, at, by_path);     \
+    if (ret == 0 && r.mount >= 0) FIXUPS;                                   \
+    return ret;                                                             \
+  }
+#define VOL_GEN_STATFS(NAME, PARAMS, ARGS, DIRFD, FIXUPS)                   \
   VOL_WRAPPER(int, NAME, PARAMS) {                                          \
     Resolved r;                                                             \
     if (!resolve(DIRFD, path, &r)) return -1;                               \
@@ -287,6 +325,7 @@ using namespace vol::shim;
     return ret;                                                             \
   }
 VOL_STATS(VOL_GEN_STAT)
+VOL_STATFS(VOL_GEN_STATFS)
 VOL_PATH_READ(VOL_GEN_PATH_READ)
 VOL_AT_READ(VOL_GEN_AT_READ)
 VOL_PATH_WRITE(VOL_GEN_PATH_WRITE)
@@ -337,13 +376,16 @@ static int content_write_access(const Resolved& r, int* mode, bool eff, bool nof
   *mode &= ~W_OK;
   return 0;
 }
+// euidaccess and eaccess are glibc's own (not a system call): by path.
 #define VOL_ACCESS(X)                                                                    \
-  X(access, (const char* path, int mode), AT_FDCWD, (r.path, m), false, false)            \
-  X(euidaccess, (const char* path, int mode), AT_FDCWD, (r.path, m), true, false)         \
-  X(eaccess, (const char* path, int mode), AT_FDCWD, (r.path, m), true, false)            \
+  X(access, (const char* path, int mode), AT_FDCWD, (r.path, m), true, at_faccessat(fd, rel, m, 0), \
+    false, false)                                                                        \
+  X(euidaccess, (const char* path, int mode), AT_FDCWD, (r.path, m), false, 0, true, false) \
+  X(eaccess, (const char* path, int mode), AT_FDCWD, (r.path, m), false, 0, true, false)   \
   X(faccessat, (int dirfd, const char* path, int mode, int flags), dirfd, (dirfd, r.path, m, flags), \
-    (flags & AT_EACCESS) != 0, (flags & AT_SYMLINK_NOFOLLOW) != 0)
-#define VOL_GEN_ACCESS(NAME, PARAMS, DIRFD, ARGS, EFF, NOFOLLOW)                \
+    true, at_faccessat(fd, rel, m, flags), (flags & AT_EACCESS) != 0,                   \
+    (flags & AT_SYMLINK_NOFOLLOW) != 0)
+#define VOL_GEN_ACCESS(NAME, PARAMS, DIRFD, ARGS, VIA_FD, AT, EFF, NOFOLLOW)    \
   VOL_WRAPPER(int, NAME, PARAMS) {                                              \
     Resolved r;                                                                 \
     if (!resolve(DIRFD, path, &r)) return -1;                                   \
@@ -351,7 +393,9 @@ static int content_write_access(const Resolved& r, int* mode, bool eff, bool nof
       if ((mode & W_OK) && !may_write(r)) return -1;                            \
       int m = mode;                                                             \
       if (content_write_access(r, &m, EFF, NOFOLLOW) < 0) return -1;            \
-      int ret = VOL_REAL(NAME) ARGS;                                            \
+      auto by_path = [&] { return VOL_REAL(NAME) ARGS; };                       \
+      int ret = VIA_FD ? view_call(r, [&](int fd, const char* rel) { return AT; }, by_path) \
+                       : by_path();                                             \
       if (ret == 0 || attempt > 0 || !retry_resolve(&r)) return ret;            \
     }                                                                           \
   }
@@ -386,8 +430,12 @@ VOL_GEN_OPEN(open64)
 VOL_GEN_OPENAT(openat)
 VOL_GEN_OPENAT(openat64)
 
-static int open_resolved(const Resolved& r, int flags, mode_t mode) {
+static int open_resolved(Resolved& r, int flags, mode_t mode) {
   auto real = VOL_REAL(openat);
+  auto open_as = [&](int fl, mode_t md) {
+    return view_call(r, [&](int fd, const char* rel) { return real(fd, rel, fl, md); },
+                     [&] { return real(r.dirfd, r.path, fl, md); });
+  };
   if (r.mount < 0) {
     int fd = real(r.dirfd, r.path, flags, mode);
     if (g.active) fd_note_resolved(fd, r, flags);
@@ -400,7 +448,7 @@ static int open_resolved(const Resolved& r, int flags, mode_t mode) {
     if (copy_up(r, !(flags & O_NOFOLLOW), flags & O_TRUNC) < 0) return -1;
   } else if ((flags & O_CREAT) && !may_write(r)) {
     // O_CREAT of an existing file only opens it; creating one is a write.
-    int fd = real(r.dirfd, r.path, flags & ~(O_CREAT | O_EXCL), 0);
+    int fd = open_as(flags & ~(O_CREAT | O_EXCL), 0);
     if (fd >= 0 && (flags & O_EXCL)) {
       sys(SYS_close, fd);
       errno = EEXIST;
@@ -419,7 +467,7 @@ static int open_resolved(const Resolved& r, int flags, mode_t mode) {
     errno = EIO;
     return -1;
   }
-  int fd = real(r.dirfd, r.path, flags, mode);
+  int fd = open_as(flags, mode);
   if (fd < 0) {
     int saved = errno;
     if (opens_for_writing) changed(r, VOL_CHANGED_CLOSE_WRITE);

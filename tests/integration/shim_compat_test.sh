@@ -133,6 +133,16 @@ test_libc_entry_points() {
   all_same
 }
 
+# The hot calls go through the shim's view fds (shim/viewfd.cc): they must
+# print what local disk prints, whatever the program does to its fds.
+test_stat_and_open_survive_what_a_program_does_to_its_fds() {
+  setup
+  gcc -O1 -pthread -o "$BIN/viewfd" "$HERE/viewfd.c"
+  compare "stat, access and open after closing, replacing and inheriting fds" \
+    'ln -s @/small/f1 @/abs && $BIN/viewfd @'
+  all_same
+}
+
 test_dlopen_by_bare_name_through_ld_library_path() {
   setup
   compare "a cold library by bare name" 'LD_LIBRARY_PATH=@/lib $BIN/compat dlopen libplug.so plug_value'
