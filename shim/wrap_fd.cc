@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <linux/fs.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -306,6 +307,22 @@ VOL_WRAPPER(int, close, (int fd)) {
     return -1;
   }
   return ret;
+}
+
+// fclose closes its fd inside glibc, out of the shim's sight: without this, a
+// view file written through stdio would stay "being written" until the
+// process exits (no background commit takes it; a kill makes it cut short),
+// and the fd's entry would outlive it for whatever next gets that number.
+// The buffer is flushed first, so that the close is announced after the last
+// byte reached the file.
+VOL_WRAPPER(int, fclose, (FILE* f)) {
+  if (!g.active || f == nullptr) return VOL_REAL(fclose)(f);
+  int fd = fileno(f);  // -1 for a memory stream
+  if (fd >= 0) {
+    if (is_write_fd(fd)) fflush(f);
+    closing(fd);
+  }
+  return VOL_REAL(fclose)(f);
 }
 
 // close_range and closefrom close everything but the shim's sockets, its view
