@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -173,6 +174,9 @@ void fd_note_ancestor(int fd, int anc);          // fd is a directory above a mo
 // Notes the fd an open of r returned (view or ancestor), if any.
 inline void fd_note_resolved(int fd, const Resolved& r, int open_flags);
 void fd_forget(int fd);
+// stdio is about to close f's fd inside glibc (fclose, freopen): flushes a
+// view file's buffer, then announces the close (wrap_fd.cc).
+void stream_closing(FILE* f);
 void fd_copy(int from, int to);
 void fd_scan_inherited();
 // Makes [off, off+len) of fd present (off < 0: the fd's current offset).
@@ -327,6 +331,7 @@ inline void fd_note_resolved(int fd, const Resolved& r, int open_flags) {
   if (fd < 0) return;
   if (r.mount >= 0) fd_note(fd, r.mount, open_flags);
   else if (r.anc >= 0) fd_note_ancestor(fd, r.anc);
+  else fd_forget(fd);  // a number once a view fd, closed out of the shim's sight
 }
 
 // "/proc/self/fd/N" into out (at least 32 bytes); returns its length.

@@ -315,13 +315,14 @@ VOL_WRAPPER(int, close, (int fd)) {
 // and the fd's entry would outlive it for whatever next gets that number.
 // The buffer is flushed first, so that the close is announced after the last
 // byte reached the file.
-VOL_WRAPPER(int, fclose, (FILE* f)) {
-  if (!g.active || f == nullptr) return VOL_REAL(fclose)(f);
+void vol::shim::stream_closing(FILE* f) {
   int fd = fileno(f);  // -1 for a memory stream
-  if (fd >= 0) {
-    if (is_write_fd(fd)) fflush(f);
-    closing(fd);
-  }
+  if (fd < 0) return;
+  if (is_write_fd(fd)) fflush(f);
+  closing(fd);
+}
+VOL_WRAPPER(int, fclose, (FILE* f)) {
+  if (g.active && f != nullptr) stream_closing(f);
   return VOL_REAL(fclose)(f);
 }
 

@@ -527,7 +527,10 @@ static int fopen_flags(const char* mode) {
   }
 }
 static FILE* fopen_done(FILE* f, const Resolved& r, int flags) {
-  if (r.mount < 0) return f;
+  if (r.mount < 0) {
+    if (f) fd_forget(fileno(f));  // its number may have been a view fd's, closed unseen
+    return f;
+  }
   int saved = errno;
   if (!f) {
     if (is_write_open(flags)) changed(r, VOL_CHANGED_CLOSE_WRITE);  // announced by fopen_check
@@ -554,21 +557,25 @@ static bool fopen_check(const Resolved& r, int flags) {
   errno = EIO;
   return false;
 }
-#define VOL_GEN_FOPEN(NAME, PARAMS, ARGS)                                    \
+#define VOL_GEN_FOPEN(NAME, PARAMS, ARGS, PRE)                               \
   VOL_WRAPPER(FILE*, NAME, PARAMS) {                                         \
     Resolved r;                                                              \
     int flags = fopen_flags(mode);                                           \
     if (!resolve(AT_FDCWD, path, &r)) return nullptr;                        \
+    PRE;                                                                     \
     for (int attempt = 0;; attempt++) {                                      \
       if (!fopen_check(r, flags)) return nullptr;                            \
       FILE* f = VOL_REAL(NAME) ARGS;                                         \
       if (f || attempt > 0 || !retry_resolve(&r)) return fopen_done(f, r, flags); \
     }                                                                        \
   }
-VOL_GEN_FOPEN(fopen, (const char* path, const char* mode), (r.path, mode))
-VOL_GEN_FOPEN(fopen64, (const char* path, const char* mode), (r.path, mode))
-VOL_GEN_FOPEN(freopen, (const char* path, const char* mode, FILE* stream), (r.path, mode, stream))
-VOL_GEN_FOPEN(freopen64, (const char* path, const char* mode, FILE* stream), (r.path, mode, stream))
+VOL_GEN_FOPEN(fopen, (const char* path, const char* mode), (r.path, mode), (void)0)
+VOL_GEN_FOPEN(fopen64, (const char* path, const char* mode), (r.path, mode), (void)0)
+// freopen closes the stream's old fd inside glibc first.
+VOL_GEN_FOPEN(freopen, (const char* path, const char* mode, FILE* stream), (r.path, mode, stream),
+              if (g.active && stream) stream_closing(stream))
+VOL_GEN_FOPEN(freopen64, (const char* path, const char* mode, FILE* stream), (r.path, mode, stream),
+              if (g.active && stream) stream_closing(stream))
 
 VOL_WRAPPER(FILE*, fdopen, (int fd, const char* mode)) {
   if (fd_needs_check(fd) && ensure_all(fd) < 0) return nullptr;

@@ -331,8 +331,8 @@ test_killed_session_keeps_its_changes_for_vol_commit_session() {
   assert_eq 0 "$(ls "$T/.cache/vol/sessions" | wc -l)" "no session left behind"
 }
 
-# stdio closes its fd inside glibc (fclose), out of the shim's sight: a file
-# written with fopen/fputs/fclose is still announced closed, so a background
+# stdio closes its fd inside glibc (fclose, freopen), out of the shim's
+# sight: a file written with fopen/fputs/fclose is still announced closed, so a background
 # commit publishes it while the program runs, and a kill of the program
 # afterwards does not make it cut short. A stream left open is.
 test_a_file_closed_with_fclose_is_final() {
@@ -348,16 +348,22 @@ def put(f, text):
 f = libc.fopen(b"/mnt/s/closed.txt", b"w"); put(f, b"closed by fclose\n"); libc.fclose(ctypes.c_void_p(f))
 fd = os.open("/mnt/s/fdopen.txt", os.O_WRONLY | os.O_CREAT, 0o644)
 f = libc.fdopen(fd, b"w"); put(f, b"closed by fclose of fdopen\n"); libc.fclose(ctypes.c_void_p(f))
+libc.freopen.restype = ctypes.c_void_p
+f = libc.fopen(b"/mnt/s/first.txt", b"w"); put(f, b"first\n")
+f = libc.freopen(b"/mnt/s/second.txt", b"w", ctypes.c_void_p(f)); put(f, b"second\n"); libc.fclose(ctypes.c_void_p(f))
 f = libc.fopen(b"/mnt/s/open.txt", b"w"); put(f, b"never closed\n"); libc.fflush(ctypes.c_void_p(f))
 for _ in range(100):
     listed = subprocess.run(["'"$VOL"'", "ls", "s", "/"], capture_output=True, text=True, env=dict(os.environ, LD_PRELOAD="")).stdout.split()
-    if "closed.txt" in listed and "fdopen.txt" in listed: break
+    if {"closed.txt", "fdopen.txt", "first.txt", "second.txt"} <= set(listed): break
     time.sleep(0.1)
 print("published while running:", " ".join(sorted(listed)), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 ' 2>&1) || rc=$?
   [[ $rc -ne 0 ]] || fail "vol run exited 0 after its program was killed"
-  assert_match "published while running: closed.txt fdopen.txt" "$out" "background commits took the fclosed files"
+  assert_match "published while running: closed.txt fdopen.txt first.txt second.txt" "$out" \
+    "background commits took the files closed by fclose and freopen"
+  assert_eq "first" "$("$VOL" get s /first.txt -)" "first.txt (closed by freopen)"
+  assert_eq "second" "$("$VOL" get s /second.txt -)" "second.txt"
   assert_eq "closed by fclose" "$("$VOL" get s /closed.txt -)" "closed.txt"
   assert_eq "closed by fclose of fdopen" "$("$VOL" get s /fdopen.txt -)" "fdopen.txt"
   "$VOL" ls s / | grep -qx open.txt && fail "the stream never closed was published"
