@@ -98,6 +98,15 @@ no_live_fetcher() {
 }
 random_delay() { python3 -c "import random; print('%.2f' % random.uniform($1, $2))"; }
 
+# start_in_own_group VOLUME LOG: creates VOLUME and starts the program on it
+# under `vol run`, which leads its own process group (setsid; the fetcher
+# leaves it). Sets run (vol run's pid, the group's id).
+start_in_own_group() {
+  "$VOL" create "$1" >/dev/null
+  setsid "$VOL" run --commit-every 1 -v "$1:/mnt/v" -- python3 -c "$WORKER" /mnt/v "$2" "$trial" 25 >/dev/null 2>&1 &
+  run=$!
+}
+
 # check_trial VOLUME LOG: publishes a kept session (if any), then checks the
 # head. Sets CUT (files left out as cut short) and HELD (files in the volume).
 check_trial() {
@@ -177,11 +186,7 @@ test_kill_9_of_the_process_group_publishes_what_was_closed_and_nothing_cut_short
   local trial run cut=0
   for trial in $(seq 1 "$n"); do
     local v=g$trial log=$T/log-$trial
-    "$VOL" create "$v" >/dev/null
-    # vol run leads its own process group (setsid); the fetcher has left it.
-    setsid "$VOL" run --commit-every 1 -v "$v:/mnt/v" -- python3 -c "$WORKER" /mnt/v "$log" "$trial" 25 \
-      >/dev/null 2>&1 &
-    run=$!
+    start_in_own_group "$v" "$log"
     sleep "$(random_delay 0.2 1.2)"
     kill -9 -- "-$run" 2>/dev/null || true
     wait "$run" 2>/dev/null || true
@@ -201,12 +206,9 @@ test_kill_9_of_the_fetcher_and_the_program_together_publishes_nothing_half_writt
   local trial run s pid cut=0 killed=0
   for trial in $(seq 1 "$n"); do
     local v=a$trial log=$T/log-$trial
-    "$VOL" create "$v" >/dev/null
-    setsid "$VOL" run --commit-every 1 -v "$v:/mnt/v" -- python3 -c "$WORKER" /mnt/v "$log" "$trial" 25 \
-      >/dev/null 2>&1 &
-    run=$!
+    start_in_own_group "$v" "$log"
     wait_for 10 fetcher_up "$run" || true
-    sleep "$(random_delay 0 1.2)"
+    sleep "$(random_delay 0 0.6)"
     s=$(session_of "$run" || true)
     pid=$(cat "$s/fetcher.pid" 2>/dev/null || true)
     # One kill(2) each, back to back: both are gone before either can react.
