@@ -3,16 +3,44 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "fetcher/util/fs.h"
 
 namespace vol {
+namespace {
+
+// The files process `base` (/proc/PID) maps shared and writable: a mapping
+// outlives the fd it was made from, and stores into it reach the file until
+// munmap. /proc/PID/maps lines: "START-END PERMS OFFSET MAJOR:MINOR INODE PATH",
+// PERMS "rw-s" for such a mapping (hexadecimal device numbers).
+void AddSharedWritableMappings(const std::string& base, absl::flat_hash_set<FileKey>* out) {
+  absl::StatusOr<std::string> maps = ReadFile(base + "/maps");
+  if (!maps.ok()) return;
+  for (absl::string_view line : absl::StrSplit(*maps, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() < 5 || f[1].size() != 4 || f[1][1] != 'w' || f[1][3] != 's') continue;
+    std::vector<absl::string_view> dev = absl::StrSplit(f[3], ':');
+    unsigned major = 0, minor = 0;
+    uint64_t ino = 0;
+    if (dev.size() != 2 || !absl::SimpleHexAtoi(dev[0], &major) || !absl::SimpleHexAtoi(dev[1], &minor) ||
+        !absl::SimpleAtoi(f[4], &ino) || ino == 0) {
+      continue;
+    }
+    out->insert({static_cast<uint64_t>(makedev(major, minor)), ino});
+  }
+}
+
+}  // namespace
 
 absl::flat_hash_set<FileKey> FilesOpenForWriting() {
   absl::flat_hash_set<FileKey> out;
@@ -37,6 +65,7 @@ absl::flat_hash_set<FileKey> FilesOpenForWriting() {
       out.insert({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
     }
     closedir(fds);
+    AddSharedWritableMappings(base, &out);
   }
   closedir(proc);
   return out;

@@ -370,6 +370,41 @@ os.kill(os.getpid(), signal.SIGKILL)
   assert_match "open.txt" "$out" "vol run names the file cut short"
 }
 
+# A shared writable mapping outlives the fd it was made from: the file is
+# being written until munmap, though its last write fd is closed. A
+# background commit leaves it out meanwhile; the next one after munmap, or
+# the final one, publishes it whole.
+test_a_file_mapped_for_writing_waits_for_munmap() {
+  "$VOL" create m >/dev/null
+  local out
+  out=$("$VOL" run -v m --commit-every 1 -- python3 -c '
+import ctypes, os, subprocess, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+n = 1 << 20
+fd = os.open("/mnt/m/mapped.bin", os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, n)
+p = libc.mmap(None, n, 3, 1, fd, 0)  # PROT_READ | PROT_WRITE, MAP_SHARED
+os.close(fd)
+ctypes.memset(p, ord("a"), n // 2)
+open("/mnt/m/marker.txt", "w").write("x")
+ls = lambda: subprocess.run(["'"$VOL"'", "ls", "m", "/"], capture_output=True, text=True,
+                            env=dict(os.environ, LD_PRELOAD="")).stdout.split()
+for _ in range(100):  # a background commit has run since the fd was closed
+    if "marker.txt" in ls(): break
+    time.sleep(0.1)
+time.sleep(1.5)
+print("while mapped:", " ".join(ls()), flush=True)
+ctypes.memset(p + n // 2, ord("b"), n // 2)
+libc.munmap(p, n)
+' 2>&1) || fail "vol run: $out"
+  assert_eq "while mapped: marker.txt" "$out" "published while the file was mapped for writing"
+  assert_eq "$(python3 -c 'import sys; sys.stdout.write("a" * 524288 + "b" * 524288)' | sha256sum)" \
+    "$("$VOL" get m /mapped.bin - | sha256sum)" "mapped.bin, whole"
+}
+
 # The same kill while a file is half-written, first opened after the last
 # commit: no one is left to say it was being written but the session's
 # writers log. `vol commit --session` publishes the closed file, leaves the
