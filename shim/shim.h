@@ -58,7 +58,9 @@ struct FdEntry {
   uint8_t flags;   // kFdWrite…
   uint16_t anc1;   // ancestor index + 1 (MountTable::anc), or 0
 };
-enum : uint8_t { kFdWrite = 1 };
+// kFdMapped: mapped shared and writable; the mapping outlives the fd, so its
+// close does not make the file final (the process's exit does).
+enum : uint8_t { kFdWrite = 1, kFdMapped = 2 };
 extern FdEntry g_fds[kMaxFds];
 extern int g_fd_max;  // highest fd ever noted (bounds scans)
 

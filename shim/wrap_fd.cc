@@ -78,15 +78,28 @@ VOL_WRAPPER_T(ssize_t, __pread64_chk, (int fd, void* b, size_t n, off_t o, size_
 }
 
 // ---- reads the shim cannot see: make the range present first -----------------------
+static bool is_write_fd(int fd);
+// A shared writable mapping of a view file: stores reach the file after its
+// fds are closed, until munmap, which the shim does not follow; the process
+// stays a writer of the file until it exits (killed: cut short).
+static void note_mapping(void* ret, int prot, int flags, int fd) {
+  if (ret != MAP_FAILED && (prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_SHARED && is_write_fd(fd) &&
+      own_process())
+    g_fds[fd].flags |= kFdMapped;
+}
 VOL_WRAPPER(void*, mmap, (void* a, size_t n, int prot, int flags, int fd, off_t o)) {
   if (!(flags & MAP_ANONYMOUS) && fd >= 0 && fd_needs_check(fd) && ensure_range(fd, o, n) < 0)
     return MAP_FAILED;
-  return VOL_REAL(mmap)(a, n, prot, flags, fd, o);
+  void* ret = VOL_REAL(mmap)(a, n, prot, flags, fd, o);
+  note_mapping(ret, prot, flags, fd);
+  return ret;
 }
 VOL_WRAPPER(void*, mmap64, (void* a, size_t n, int prot, int flags, int fd, off64_t o)) {
   if (!(flags & MAP_ANONYMOUS) && fd >= 0 && fd_needs_check(fd) && ensure_range(fd, o, n) < 0)
     return MAP_FAILED;
-  return VOL_REAL(mmap64)(a, n, prot, flags, fd, o);
+  void* ret = VOL_REAL(mmap64)(a, n, prot, flags, fd, o);
+  note_mapping(ret, prot, flags, fd);
+  return ret;
 }
 VOL_WRAPPER(ssize_t, sendfile, (int out, int in, off_t* o, size_t n)) {
   if (fd_needs_check(in) && ensure_range(in, o ? *o : -1, n) < 0) return -1;
@@ -264,10 +277,12 @@ static bool is_write_fd(int fd) {
 
 // A write fd's file is reported again when its last write fd in this process
 // is closed: its content is final (a writer killed before that is cut short).
+// Not one mapped for writing (note_mapping): that waits for the exit.
 static int closing(int fd) {
   if ((unsigned)fd >= (unsigned)kMaxFds) return 0;
   int ret = 0;
-  if (is_write_fd(fd) && own_process() && !other_write_fd(fd, [](int) { return false; }))
+  if (is_write_fd(fd) && !(g_fds[fd].flags & kFdMapped) && own_process() &&
+      !other_write_fd(fd, [](int) { return false; }))
     ret = notify_fd(fd, VOL_CHANGED_CLOSE_WRITE);
   fd_forget(fd);
   return ret;

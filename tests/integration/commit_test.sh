@@ -372,8 +372,8 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 # A shared writable mapping outlives the fd it was made from: the file is
 # being written until munmap, though its last write fd is closed. A
-# background commit leaves it out meanwhile; the next one after munmap, or
-# the final one, publishes it whole.
+# background commit leaves it out meanwhile; the final one publishes it
+# whole; a kill of the program meanwhile makes it cut short.
 test_a_file_mapped_for_writing_waits_for_munmap() {
   "$VOL" create m >/dev/null
   local out
@@ -403,6 +403,24 @@ libc.munmap(p, n)
   assert_eq "while mapped: marker.txt" "$out" "published while the file was mapped for writing"
   assert_eq "$(python3 -c 'import sys; sys.stdout.write("a" * 524288 + "b" * 524288)' | sha256sum)" \
     "$("$VOL" get m /mapped.bin - | sha256sum)" "mapped.bin, whole"
+  # Killed while it writes through the mapping, its fd long closed: cut short.
+  local rc=0
+  out=$("$VOL" run -v m -- python3 -c '
+import ctypes, os, signal
+libc = ctypes.CDLL(None)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.open("/mnt/m/killed.bin", os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 1 << 20)
+p = libc.mmap(None, 1 << 20, 3, 1, fd, 0)
+os.close(fd)
+ctypes.memset(p, ord("a"), 1 << 19)
+os.kill(os.getpid(), signal.SIGKILL)
+' 2>&1) || rc=$?
+  [[ $rc -ne 0 ]] || fail "vol run exited 0 after its program was killed"
+  assert_match "killed.bin" "$out" "vol run names the file cut short"
+  "$VOL" ls m / | grep -qx killed.bin && fail "a file killed mid-write through a mapping was published"
+  true
 }
 
 # The same kill while a file is half-written, first opened after the last
