@@ -98,12 +98,13 @@ no_live_fetcher() {
 }
 random_delay() { python3 -c "import random; print('%.2f' % random.uniform($1, $2))"; }
 
-# start_in_own_group VOLUME LOG: creates VOLUME and starts the program on it
-# under `vol run`, which leads its own process group (setsid; the fetcher
-# leaves it). Sets run (vol run's pid, the group's id).
+# start_in_own_group VOLUME LOG [FILES]: creates VOLUME and starts the program
+# on it (FILES files, default 25) under `vol run`, which leads its own process
+# group (setsid; the fetcher leaves it). Sets run (vol run's pid, the group's id).
 start_in_own_group() {
   "$VOL" create "$1" >/dev/null
-  setsid "$VOL" run --commit-every 1 -v "$1:/mnt/v" -- python3 -c "$WORKER" /mnt/v "$2" "$trial" 25 >/dev/null 2>&1 &
+  setsid "$VOL" run --commit-every 1 -v "$1:/mnt/v" -- python3 -c "$WORKER" /mnt/v "$2" "$trial" "${3:-25}" \
+    >/dev/null 2>&1 &
   run=$!
 }
 
@@ -206,7 +207,7 @@ test_kill_9_of_the_fetcher_and_the_program_together_publishes_nothing_half_writt
   local trial run s pid cut=0 killed=0
   for trial in $(seq 1 "$n"); do
     local v=a$trial log=$T/log-$trial
-    start_in_own_group "$v" "$log"
+    start_in_own_group "$v" "$log" 100  # a longer session: most kills land in it
     wait_for 10 fetcher_up "$run" || true
     sleep "$(random_delay 0 0.6)"
     s=$(session_of "$run" || true)
