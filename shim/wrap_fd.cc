@@ -83,7 +83,7 @@ static bool is_write_fd(int fd);
 // fds are closed, until munmap, which the shim does not follow; the process
 // stays a writer of the file until it exits (killed: cut short).
 static void note_mapping(void* ret, int prot, int flags, int fd) {
-  if (ret != MAP_FAILED && (prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_SHARED && is_write_fd(fd) &&
+  if (ret != MAP_FAILED && (prot & PROT_WRITE) && (flags & MAP_TYPE) != MAP_PRIVATE && is_write_fd(fd) &&
       own_process())
     g_fds[fd].flags |= kFdMapped;
 }
