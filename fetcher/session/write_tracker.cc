@@ -82,7 +82,9 @@ void WriteTracker::Log(char op, size_t mount, const std::string& path, const std
 void WriteTracker::RewriteLog() {
   std::string text;
   for (const auto& [key, pids] : writers_) text += Record('O', key.first, key.second, nullptr);
-  absl::Status s = WriteFileAtomic(log_path_, text, 0600);
+  // Not synced, as the appends are not: this runs on the loop thread while a
+  // program waits for its open, and the log only has to outlive a kill.
+  absl::Status s = WriteFileAtomic(log_path_, text, 0600, /*synced=*/false);
   int fd = s.ok() ? open(log_path_.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC) : -1;
   if (fd < 0) {
     log_broken_ = true;

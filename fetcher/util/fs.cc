@@ -90,12 +90,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode) {
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode, bool synced) {
   // The temporary file is safe_dir.h's: a symlink planted beside `path` is never followed.
   std::string name;
   absl::StatusOr<UniqueFd> dir = OpenParentDir(path, &name);
   if (!dir.ok()) return dir.status();
-  return WriteFileAt(dir->get(), name, data, mode, path);
+  return WriteFileAt(dir->get(), name, data, mode, path, synced);
 }
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {

@@ -55,8 +55,10 @@ absl::Status PreadFull(int fd, void* data, size_t n, uint64_t offset);
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Writes via a temporary file and rename, so the file is replaced atomically
-// (WriteFileAt: unpredictable name, O_EXCL|O_NOFOLLOW, fchmod to `mode`).
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode = 0644);
+// (WriteFileAt: unpredictable name, O_EXCL|O_NOFOLLOW, fchmod to `mode`, fsync
+// unless not `synced`).
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode = 0644,
+                             bool synced = true);
 
 // The names in directory `dir`, without "." and "..", in byte order.
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);

@@ -274,7 +274,7 @@ absl::StatusOr<TempFile> CreateTempAt(int dirfd, absl::string_view prefix) {
 }
 
 absl::Status WriteFileAt(int dirfd, const std::string& name, absl::string_view data, mode_t mode,
-                         const std::string& shown_in) {
+                         const std::string& shown_in, bool synced) {
   const std::string& shown = shown_in.empty() ? name : shown_in;
   absl::StatusOr<TempFile> tmp = CreateTempAt(dirfd, absl::StrCat(".", name.substr(0, 200), ".tmp."));
   if (!tmp.ok()) {
@@ -283,7 +283,7 @@ absl::Status WriteFileAt(int dirfd, const std::string& name, absl::string_view d
   absl::Status s = WriteFull(tmp->fd.get(), data.data(), data.size());
   if (!s.ok()) s = absl::Status(s.code(), absl::StrCat("cannot write ", shown, ": ", s.message()));
   if (s.ok() && fchmod(tmp->fd.get(), mode) != 0) s = ErrnoError(absl::StrCat("cannot set the mode of ", shown), errno);
-  if (s.ok() && fsync(tmp->fd.get()) != 0) s = ErrnoError(absl::StrCat("cannot write ", shown), errno);
+  if (s.ok() && synced && fsync(tmp->fd.get()) != 0) s = ErrnoError(absl::StrCat("cannot write ", shown), errno);
   if (s.ok() && renameat(dirfd, tmp->name.c_str(), dirfd, name.c_str()) != 0) {
     s = ErrnoError(absl::StrCat("cannot write ", shown), errno);
   }

@@ -85,10 +85,11 @@ absl::StatusOr<std::vector<std::string>> ListDirAt(int dirfd);
 bool ExistsAt(int dirfd, const std::string& name);
 // A regular file's bytes, at most `limit`; never through a symlink.
 absl::StatusOr<std::string> ReadFileAt(int dirfd, const std::string& name, size_t limit = 1 << 20);
-// Replaces `name` atomically: a temporary file, fchmod to `mode`, fsync,
-// renameat. Errors name `shown` (default: `name`).
+// Replaces `name` atomically: a temporary file, fchmod to `mode`, fsync
+// (unless not `synced`: then a kill leaves the old or the new file, a power
+// loss maybe neither), renameat. Errors name `shown` (default: `name`).
 absl::Status WriteFileAt(int dirfd, const std::string& name, absl::string_view data, mode_t mode,
-                         const std::string& shown = "");
+                         const std::string& shown = "", bool synced = true);
 
 // `prefix` followed by 12 random characters from [A-Za-z0-9].
 std::string RandomName(absl::string_view prefix);

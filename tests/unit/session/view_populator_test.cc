@@ -61,6 +61,16 @@ class ViewPopulatorTest : public ::testing::Test {
     return st;
   }
   UniqueFd OpenDir(const std::string& p) { return UniqueFd(open(p.c_str(), O_RDONLY | O_DIRECTORY)); }
+  // Populates each of `dirs` in turn (a directory's parent first), as a
+  // program's first look at them does; the first failure.
+  absl::Status Populate(std::initializer_list<std::string> dirs) {
+    for (const std::string& dir : dirs) {
+      UniqueFd fd = OpenDir(dir);
+      if (!fd.ok()) return absl::NotFoundError(dir);
+      if (absl::Status s = populator_->PopulateNow(fd.get()); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   absl::Status FetchAll(uint32_t slot) { return testing::FetchWhole(*engine_, slot); }
   // Fetches the view file at `path` whole and says whether it reads `want`.
   bool FetchesAs(const std::string& path, const std::string& want) {
@@ -96,10 +106,7 @@ TEST_F(ViewPopulatorTest, DirectoriesAreMadeOnFirstUseAndFilesLinkTheSharedCopy)
   struct stat st = Stat(view);
   EXPECT_TRUE(populator_->Unpopulated(st.st_dev, st.st_ino));
   EXPECT_NE(access((view + "/top.bin").c_str(), F_OK), 0);
-  {
-    UniqueFd r = OpenDir(view);
-    ASSERT_TRUE(populator_->PopulateNow(r.get()).ok());
-  }
+  ASSERT_TRUE(Populate({view}).ok());
   EXPECT_FALSE(populator_->Unpopulated(st.st_dev, st.st_ino));
   EXPECT_EQ(Stat(view).st_mtim.tv_sec, 1700000000) << "populating leaves the directory's mtime";
 
@@ -144,19 +151,13 @@ TEST_F(ViewPopulatorTest, DirectoriesAreMadeOnFirstUseAndFilesLinkTheSharedCopy)
   EXPECT_EQ(presence_->file(*presence_->Find(Stat(view + "/s").st_dev, Stat(view + "/s").st_ino)).mode, 0755u)
       << "no setuid or setgid from the store";
 
-  {
-    UniqueFd d = OpenDir(view + "/a");
-    ASSERT_TRUE(populator_->PopulateNow(d.get()).ok());
-  }
+  ASSERT_TRUE(Populate({view + "/a"}).ok());
   EXPECT_TRUE(S_ISDIR(Stat(view + "/a/b").st_mode));
 
   // A second view of the same snapshot links the same inode.
   std::string view2 = tmp_ / "view2";
   ASSERT_TRUE(populator_->AddRoot(1, view2, "/mnt/y", root, 1).ok());
-  {
-    UniqueFd r = OpenDir(view2);
-    ASSERT_TRUE(populator_->PopulateNow(r.get()).ok());
-  }
+  ASSERT_TRUE(Populate({view2}).ok());
   EXPECT_EQ(Stat(view2 + "/top.bin").st_ino, top.st_ino);
 }
 
@@ -184,13 +185,7 @@ TEST_F(ViewPopulatorTest, MoreFilesThanDescriptorsArePopulatedAndFetched) {
   low.rlim_cur = static_cast<rlim_t>(OpenFds() + 200);
   ASSERT_LT(low.rlim_cur, static_cast<rlim_t>(kFiles));
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
-  absl::Status populated;
-  {
-    UniqueFd r = OpenDir(view);
-    populated = populator_->PopulateNow(r.get());
-    UniqueFd d = OpenDir(view + "/d");
-    if (populated.ok()) populated = populator_->PopulateNow(d.get());
-  }
+  absl::Status populated = Populate({view, view + "/d"});
   std::vector<std::string> wrong;
   for (int i = 0; i < kFiles && populated.ok(); ++i) {
     std::string path = view + "/d/f" + std::to_string(i);
@@ -214,13 +209,8 @@ TEST_F(ViewPopulatorTest, ALargeDirectoryIsFilledWholeByThreads) {
   ObjectId root = *t.Flush();
   std::string view = tmp_ / "view";
   ASSERT_TRUE(populator_->AddRoot(0, view, "/mnt/x", root, 1).ok());
-  {
-    UniqueFd r = OpenDir(view);
-    ASSERT_TRUE(populator_->PopulateNow(r.get()).ok());
-    UniqueFd d = OpenDir(view + "/d");
-    absl::Status s = populator_->PopulateNow(d.get());
-    ASSERT_TRUE(s.ok()) << s;
-  }
+  absl::Status s = Populate({view, view + "/d"});
+  ASSERT_TRUE(s.ok()) << s;
   int entries = 0;
   if (DIR* dir = opendir((view + "/d").c_str())) {
     while (dirent* e = readdir(dir)) entries += e->d_name[0] != '.';
@@ -251,11 +241,7 @@ TEST_F(ViewPopulatorTest, ReloadEditsPopulatedDirectoriesAndRetargetsTheRest) {
   std::string view = tmp_ / "view";
   ASSERT_TRUE(populator_->AddRoot(0, view, "/mnt/x", from, 1).ok());
   UniqueFd root = OpenDir(view);
-  ASSERT_TRUE(populator_->PopulateNow(root.get()).ok());
-  {
-    UniqueFd d = OpenDir(view + "/d");
-    ASSERT_TRUE(populator_->PopulateNow(d.get()).ok());
-  }
+  ASSERT_TRUE(Populate({view, view + "/d"}).ok());
   // A reader holds the old d/f open across the reload.
   UniqueFd held(open((view + "/d/f").c_str(), O_RDONLY));
   ASSERT_TRUE(held.ok());
@@ -281,12 +267,7 @@ TEST_F(ViewPopulatorTest, ReloadEditsPopulatedDirectoriesAndRetargetsTheRest) {
   // Never populated: they now mirror the new trees.
   struct stat lazy = Stat(view + "/lazy");
   EXPECT_TRUE(populator_->Unpopulated(lazy.st_dev, lazy.st_ino));
-  {
-    UniqueFd l = OpenDir(view + "/lazy");
-    ASSERT_TRUE(populator_->PopulateNow(l.get()).ok());
-    UniqueFd s = OpenDir(view + "/d/sub");
-    ASSERT_TRUE(populator_->PopulateNow(s.get()).ok());
-  }
+  ASSERT_TRUE(Populate({view + "/lazy", view + "/d/sub"}).ok());
   EXPECT_EQ(Stat(view + "/lazy/y").st_size, 2);
   std::optional<uint32_t> slot = presence_->Find(Stat(view + "/lazy/y").st_dev, Stat(view + "/lazy/y").st_ino);
   ASSERT_TRUE(slot.has_value());
