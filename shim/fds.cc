@@ -2,7 +2,9 @@
 //
 // Invariants: g_fds is indexed by fd and holds no pointers, so it needs no
 // allocation and survives fork as it is. An entry is written only by the owning
-// process (a vfork child shares this memory but has its own fd numbers). The
+// process (a vfork child shares this memory but has its own fd numbers), whole,
+// with one atomic store; settling a kFdUnchecked entry is a compare-and-swap,
+// so one that races with a close or reopen of its number leaves the newer. The
 // presence table is the fetcher's; the shim only reads it (acquire loads of
 // `ino`, `complete` and the bitmap words, which the fetcher publishes with
 // release stores after the bytes are in the view file).
@@ -73,7 +75,7 @@ long find_file_slot(uint64_t dev, uint64_t ino) {
 const vol_presence_file* slot_of_fd(int fd) {
   uint32_t s1;
   if ((unsigned)fd < (unsigned)kMaxFds) {
-    s1 = g_fds[fd].slot1;
+    s1 = fd_settle(fd);
   } else {
     if (!g.presence) return nullptr;
     struct stat st;
@@ -128,21 +130,51 @@ void fd_note(int fd, int mount, int open_flags) {
   e.mount1 = (uint8_t)(mount + 1);
   int acc = open_flags & O_ACCMODE;
   if (acc == O_WRONLY || acc == O_RDWR) e.flags |= kFdWrite;
-  struct stat st;
-  bool dir = false;
-  if (g.presence && sys(SYS_fstat, fd, &st) == 0) {
-    if (S_ISREG(st.st_mode)) {
-      long i = find_file_slot(st.st_dev, st.st_ino);
-      if (i >= 0 && !complete(slot_at((uint32_t)i))) e.slot1 = (uint32_t)(i + 1);
-    }
-    dir = S_ISDIR(st.st_mode);
-  }
-  g_fds[fd] = e;
+  bool dir = open_flags & O_DIRECTORY;
+  if (g.presence && !dir) e.flags |= kFdUnchecked;
+  __atomic_store(&g_fds[fd], &e, __ATOMIC_RELAXED);
   if (fd > __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED))
     __atomic_store_n(&g_fd_max, fd, __ATOMIC_RELAXED);
   // A directory is listed through its fd (getdents, fdopendir, fts…): it
   // must hold its entries before the program reads it (lazy views).
   if (dir) populate_dir(fd);
+}
+
+namespace {
+// fd_settle_as, and the fd's slot1 into *slot1.
+bool settle(int fd, const struct stat* st, uint32_t* slot1) {
+  FdEntry e;
+  __atomic_load(&g_fds[fd], &e, __ATOMIC_RELAXED);
+  *slot1 = e.slot1;
+  if (!(e.flags & kFdUnchecked)) return false;
+  FdEntry settled = e;
+  settled.flags &= (uint8_t)~kFdUnchecked;
+  struct stat own;
+  if (!st && sys(SYS_fstat, fd, &own) == 0) st = &own;
+  bool dir = st && S_ISDIR(st->st_mode);
+  if (st && S_ISREG(st->st_mode)) {
+    long i = find_file_slot(st->st_dev, st->st_ino);
+    if (i >= 0 && !complete(slot_at((uint32_t)i))) settled.slot1 = (uint32_t)(i + 1);
+  }
+  *slot1 = settled.slot1;
+  // Unless another thread closed or replaced the fd meanwhile (then its
+  // entry is no longer e). A vfork child only uses what it found.
+  if (own_process())
+    __atomic_compare_exchange(&g_fds[fd], &e, &settled, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  if (dir) populate_dir(fd);
+  return dir;
+}
+}  // namespace
+
+bool fd_settle_as(int fd, const struct stat* st) {
+  uint32_t slot1;
+  return (unsigned)fd < (unsigned)kMaxFds && settle(fd, st, &slot1);
+}
+
+uint32_t fd_settle(int fd) {
+  uint32_t slot1 = 0;
+  if ((unsigned)fd < (unsigned)kMaxFds) settle(fd, nullptr, &slot1);  // else never noted
+  return slot1;
 }
 
 void fd_note_ancestor(int fd, int anc) {
@@ -156,8 +188,10 @@ void fd_note_ancestor(int fd, int anc) {
 
 void fd_forget(int fd) {
   if ((unsigned)fd < (unsigned)kMaxFds && (g_fds[fd].mount1 || g_fds[fd].slot1 || g_fds[fd].anc1) &&
-      own_process())
-    g_fds[fd] = FdEntry{};
+      own_process()) {
+    FdEntry none{};
+    __atomic_store(&g_fds[fd], &none, __ATOMIC_RELAXED);
+  }
 }
 
 void fd_copy(int from, int to) {
@@ -165,7 +199,9 @@ void fd_copy(int from, int to) {
   if (!(g_fds[from].mount1 || g_fds[to].mount1 || g_fds[from].anc1 || g_fds[to].anc1) ||
       !own_process())
     return;
-  g_fds[to] = g_fds[from];
+  FdEntry e;
+  __atomic_load(&g_fds[from], &e, __ATOMIC_RELAXED);
+  __atomic_store(&g_fds[to], &e, __ATOMIC_RELAXED);
   if (to > __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED))
     __atomic_store_n(&g_fd_max, to, __ATOMIC_RELAXED);
 }
@@ -272,7 +308,7 @@ bool held_open(int dirfd, const char* path, bool follow) {
       long slot = find_file_slot(st.st_dev, st.st_ino);
       int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
       for (int i = 0; slot >= 0 && i <= max && i < kMaxFds && !held; i++)
-        held = i != fd && g_fds[i].slot1 == (uint32_t)(slot + 1);
+        held = i != fd && fd_needs_check(i) && fd_settle(i) == (uint32_t)(slot + 1);
     }
   }
   sys(SYS_close, fd);
@@ -299,9 +335,11 @@ const vol_presence_file* presence_slot(uint64_t dev, uint64_t ino) {
 int ensure_inherited() {
   int max = __atomic_load_n(&g_fd_max, __ATOMIC_RELAXED);
   for (int fd = 0; fd <= max && fd < kMaxFds; fd++) {
-    if (!g_fds[fd].slot1) continue;
+    if (!fd_needs_check(fd)) continue;
     long fl = sys(SYS_fcntl, fd, F_GETFD);
-    if (fl >= 0 && !(fl & FD_CLOEXEC) && ensure_all(fd) < 0) return -1;
+    // fd_settle also populates an inherited directory: the new program may
+    // list it without the shim.
+    if (fl >= 0 && !(fl & FD_CLOEXEC) && fd_settle(fd) && ensure_all(fd) < 0) return -1;
   }
   return 0;
 }

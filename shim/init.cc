@@ -99,6 +99,7 @@ void atfork_prepare() { ipc_atfork_prepare(); }
 void atfork_parent() { ipc_atfork_parent(); }
 void atfork_child() {
   g.pid = raw_getpid();
+  g_vforks_running = 0;  // the parent's; this process has only the forking thread
   ipc_atfork_child();
   notify_inherited_writes();
 }

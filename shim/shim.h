@@ -7,11 +7,13 @@
 // - g.pid is the process that owns this memory. A process whose getpid() differs
 //   is a vfork (or raw clone) child sharing the parent's memory: it must not
 //   write shared state (fd table, cwd state, socket); it uses a one-shot IPC
-//   connection instead.
+//   connection instead. own_process() asks getpid() only while such a child
+//   may exist (wrap_fork.cc).
 // - g_fds[fd] is non-zero only for fds that refer to an object inside a view
 //   (mount1) or to an ancestor of a mount (anc1, a directory from which
 //   relative paths may enter a mount); slot1 is non-zero only for a regular
-//   file with a presence slot.
+//   file with a presence slot, and is valid only once kFdUnchecked is clear
+//   (fd_settle).
 #ifndef VOL_SHIM_SHIM_H_
 #define VOL_SHIM_SHIM_H_
 
@@ -60,7 +62,11 @@ struct FdEntry {
 };
 // kFdMapped: mapped shared and writable; the mapping outlives the fd, so its
 // close does not make the file final (the process's exit does).
-enum : uint8_t { kFdWrite = 1, kFdMapped = 2 };
+// kFdUnchecked: opened without O_DIRECTORY, not yet looked at: its presence
+// slot (or, for a directory, its population) is settled by the first call that
+// reads or lists through it (fd_settle), so an open+close costs no fstat.
+enum : uint8_t { kFdWrite = 1, kFdMapped = 2, kFdUnchecked = 4 };
+static_assert(sizeof(FdEntry) == 8, "an fd entry is replaced with one atomic store");
 extern FdEntry g_fds[kMaxFds];
 extern int g_fd_max;  // highest fd ever noted (bounds scans)
 
@@ -244,8 +250,15 @@ inline void stat_fixups(struct statx* b) {
 // loader maps them.
 int ensure_elf_deps(const char* real_path, const char* ld_library_path);
 inline int fd_needs_check(int fd) {
-  return (unsigned)fd < (unsigned)kMaxFds ? (int)g_fds[fd].slot1 : (g.presence != nullptr);
+  return (unsigned)fd < (unsigned)kMaxFds ? (int)(g_fds[fd].slot1 | (g_fds[fd].flags & kFdUnchecked))
+                                          : (g.presence != nullptr);
 }
+// Settles an fd noted kFdUnchecked (a directory is populated) and returns its
+// slot1 (fds.cc).
+uint32_t fd_settle(int fd);
+// The same with the fd's stat at hand (null: fstat it). True if it is a
+// directory, which may have been populated just now: its stat may have changed.
+bool fd_settle_as(int fd, const struct stat* st);
 
 // A ':' list of directories (LD_LIBRARY_PATH) with the entries under a mount
 // rewritten to their views, into out. Returns its length, 0 if no entry
@@ -325,7 +338,18 @@ long read_session_file(const char* name, char* buf, size_t cap);
 void say(const char* a, const char* b = nullptr, const char* c = nullptr,
          const char* d = nullptr);  // one line on stderr, "vol: a b c d"
 
+// Processes that may run on this memory under another pid (wrap_fork.cc):
+// vfork children now running, and, for good, any child cloned without the
+// shim's vfork or fork (clone(2), syscall(SYS_fork…)), which it cannot follow.
+extern int g_vforks_running __asm__("vol_shim_vforks_running");  // named for the vfork wrapper
+extern int g_foreign_clones;
+void note_foreign_clone();  // a child the shim cannot follow was made
+// Without such a process, this memory is this process's own: no getpid() on
+// the path of every open and close.
 inline bool own_process() {
+  if ((__atomic_load_n(&g_vforks_running, __ATOMIC_ACQUIRE) |
+       __atomic_load_n(&g_foreign_clones, __ATOMIC_ACQUIRE)) == 0)
+    return true;
   return (int)raw_getpid() == g.pid;
 }
 

@@ -127,8 +127,18 @@ VOL_WRAPPER(DIR*, opendir, (const char* path)) {
   if (!resolve(AT_FDCWD, path, &r)) return nullptr;
   DIR* d = VOL_REAL(opendir)(r.path);
   if (!d && retry_resolve(&r)) d = VOL_REAL(opendir)(r.path);
-  if (d && g.active) fd_note_resolved(dirfd(d), r, O_RDONLY);
+  if (d && g.active) fd_note_resolved(dirfd(d), r, O_RDONLY | O_DIRECTORY);
   return d;
+}
+
+// A directory opened without O_DIRECTORY is populated when it is listed.
+VOL_WRAPPER(DIR*, fdopendir, (int fd)) {
+  if (g.active && fd_needs_check(fd)) fd_settle(fd);
+  return VOL_REAL(fdopendir)(fd);
+}
+VOL_WRAPPER(ssize_t, getdents64, (int fd, void* buf, size_t n)) {
+  if (g.active && fd_needs_check(fd)) fd_settle(fd);
+  return VOL_REAL(getdents64)(fd, buf, n);
 }
 
 VOL_WRAPPER(struct dirent*, readdir, (DIR* d)) {

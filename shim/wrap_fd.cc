@@ -166,9 +166,19 @@ template <typename St>
 static void fstat_fixups(int fd, St* b) {
   if ((unsigned)fd < (unsigned)kMaxFds && g_fds[fd].mount1) stat_fixups(b);
 }
+// An fd opened without O_DIRECTORY is settled by its first fstat, with the
+// stat at hand; a directory is populated first and stat'd again, since tar
+// compares that fstat with one after the listing.
+template <typename St>
+static bool settled_as(int fd, int ret, St* b) {
+  return ret == 0 && g.active && fd_needs_check(fd) &&
+         fd_settle_as(fd, reinterpret_cast<const struct stat*>(b));
+}
+static_assert(sizeof(struct stat) == sizeof(struct stat64), "fstat64 fills a struct stat");
 #define VOL_GEN_FSTAT(NAME, ST)                          \
   VOL_WRAPPER(int, NAME, (int fd, ST* b)) {              \
     int ret = VOL_REAL(NAME)(fd, b);                     \
+    if (settled_as(fd, ret, b)) ret = VOL_REAL(NAME)(fd, b); \
     if (ret == 0) fstat_fixups(fd, b);                   \
     return ret;                                          \
   }
@@ -177,11 +187,13 @@ VOL_GEN_FSTAT(fstat64, struct stat64)
 using fxstat_fn = int (*)(int, int, struct stat*);
 VOL_WRAPPER_T(int, __fxstat, (int ver, int fd, struct stat* b), fxstat_fn) {
   int ret = VOL_REAL(__fxstat)(ver, fd, b);
+  if (settled_as(fd, ret, b)) ret = VOL_REAL(__fxstat)(ver, fd, b);
   if (ret == 0) fstat_fixups(fd, b);
   return ret;
 }
 VOL_WRAPPER_T(int, __fxstat64, (int ver, int fd, struct stat* b), fxstat_fn) {
   int ret = VOL_REAL(__fxstat64)(ver, fd, b);
+  if (settled_as(fd, ret, b)) ret = VOL_REAL(__fxstat64)(ver, fd, b);
   if (ret == 0) fstat_fixups(fd, b);
   return ret;
 }

@@ -102,6 +102,16 @@ VOL_WRAPPER_T(long, syscall, (long n, ...), long (*)(long, ...)) {
       case SYS_io_uring_setup:
         errno = ENOSYS;
         return -1;
+      case SYS_clone:
+#ifdef SYS_clone3
+      case SYS_clone3:
+#endif
+#ifdef SYS_fork
+      case SYS_fork:
+      case SYS_vfork:
+#endif
+        note_foreign_clone();
+        break;
       // ---- reads the shim must see
       case SYS_read:
       case SYS_readv:
@@ -114,6 +124,12 @@ VOL_WRAPPER_T(long, syscall, (long n, ...), long (*)(long, ...)) {
           long off = n == SYS_read || n == SYS_readv ? -1 : a4;
           if (ensure_range((int)a1, off, len) < 0) return -1;
         }
+        break;
+      case SYS_getdents64:
+#ifdef SYS_getdents
+      case SYS_getdents:
+#endif
+        if (fd_needs_check((int)a1)) fd_settle((int)a1);
         break;
       case SYS_copy_file_range:
         if (fd_needs_check((int)a1) &&

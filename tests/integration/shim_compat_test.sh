@@ -143,6 +143,19 @@ test_stat_and_open_survive_what_a_program_does_to_its_fds() {
   all_same
 }
 
+# open(2) does not look at what it opened (that would cost an fstat per
+# open): a directory opened without O_DIRECTORY is populated when it is first
+# listed, stat'd or used as a dirfd.
+test_directories_opened_without_o_directory_list_their_entries() {
+  setup
+  gcc -O1 -o "$BIN/dirfds" "$HERE/dirfds.c"
+  compare "fdopendir, getdents64, openat, fchdir and fstat on plain-opened directories" '$BIN/dirfds @'
+  compare "tar of the tree" 'tar -cf - -C @ walk lib | tar -tvf - | sort'
+  compare "Python rmtree (os.open, then scandir of the fd)" \
+    'python3 -c "import shutil, sys; shutil.rmtree(sys.argv[1])" @/walk && ls @'
+  all_same
+}
+
 test_dlopen_by_bare_name_through_ld_library_path() {
   setup
   compare "a cold library by bare name" 'LD_LIBRARY_PATH=@/lib $BIN/compat dlopen libplug.so plug_value'

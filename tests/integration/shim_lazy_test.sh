@@ -135,6 +135,23 @@ os.waitpid(pid, 0)' "$MNT/big.bin" | sort)
 1 $(tail -c +$((half + 1)) "$T/src/big.bin" | sha256sum | cut -d' ' -f1)" "$out"
 }
 
+# vfork children run on the parent's memory, and a fork made by syscall(2)
+# skips the atfork handlers: neither may change the parent's fd table or
+# share its connections to the fetcher.
+test_children_on_the_parents_memory_leave_its_state_alone() {
+  make_src
+  gcc -O1 -o "$T/children" "$HERE/shared_memory_children.c"
+  "$T/children" "$T/src/big.bin" "$T/want-half" > "$T/want"
+  local i
+  for i in 1 2 3; do
+    start_fetcher "children-$i"
+    shim timeout 60 "$T/children" "$MNT/big.bin" "$T/got-half" > "$T/got" || fail "round $i: exit $?"
+    assert_file_eq "$T/want" "$T/got"
+    assert_file_eq "$T/want-half" "$T/got-half"
+    kill $FPID
+  done
+}
+
 test_threads_read_concurrently() {
   make_src
   start_fetcher threads
