@@ -152,6 +152,15 @@ test_children_on_the_parents_memory_leave_its_state_alone() {
   done
 }
 
+# The same with threads: vfork children that close the readers' fd numbers
+# while three threads open, read and close the cold file in a loop.
+test_vfork_children_beside_reading_threads() {
+  make_src
+  gcc -O1 -pthread -o "$T/vfork_threads" "$HERE/vfork_threads.c"
+  start_fetcher vfork-threads
+  assert_eq ok "$(shim timeout 120 "$T/vfork_threads" "$MNT/big.bin" "$T/src/big.bin" 300)" "reads beside vfork children"
+}
+
 test_threads_read_concurrently() {
   make_src
   start_fetcher threads
