@@ -50,8 +50,10 @@ static_assert(SYS_vfork == 58, "the vfork wrapper's system call number");
 // As glibc's own vfork: the return address is kept in a register, because the
 // child returns first and reuses the stack the parent returns through.
 // %rdi survives the system call (only %rcx and %r11 do not).
+// (pushsection/popsection: the compiler's idea of the current section stays
+// true wherever it places this block.)
 __asm__(
-    ".text\n"
+    ".pushsection .text\n"
     ".globl vfork\n"
     ".type vfork, @function\n"
     "vfork:\n"
@@ -71,7 +73,8 @@ __asm__(
     "2:\n"
     "  movq %rax, %rdi\n"
     "  jmp vol_vfork_failed\n"
-    ".size vfork, .-vfork\n");
+    ".size vfork, .-vfork\n"
+    ".popsection\n");
 #endif
 
 using clone_fn = int (*)(int (*)(void*), void*, int, void*, ...);
