@@ -397,7 +397,7 @@ bool resolve(int dirfd, const char* path, Resolved* r) {
   if (!g.active || path == nullptr || t_resolving) return true;
   if (path[0] == '/') return resolve_abs(path, r, nullptr);
   // A directory opened without O_DIRECTORY, used as one: populated first.
-  if ((unsigned)dirfd < (unsigned)kMaxFds && (g_fds[dirfd].flags & kFdUnchecked)) fd_settle(dirfd);
+  fd_settle_dir(dirfd);
   if (path[0] == '\0') {  // "" with AT_EMPTY_PATH names dirfd itself
     if ((unsigned)dirfd < (unsigned)kMaxFds) {
       r->mount = (int)g_fds[dirfd].mount1 - 1;

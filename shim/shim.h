@@ -256,6 +256,11 @@ inline int fd_needs_check(int fd) {
 // Settles an fd noted kFdUnchecked (a directory is populated) and returns its
 // slot1 (fds.cc).
 uint32_t fd_settle(int fd);
+// fd is about to be used as a directory (listed, a dirfd, fchdir): one opened
+// without O_DIRECTORY is settled, and so populated, first.
+inline void fd_settle_dir(int fd) {
+  if ((unsigned)fd < (unsigned)kMaxFds && (g_fds[fd].flags & kFdUnchecked)) fd_settle(fd);
+}
 // The same with the fd's stat at hand (null: fstat it). True if it is a
 // directory, which may have been populated just now: its stat may have changed.
 bool fd_settle_as(int fd, const struct stat* st);

@@ -23,7 +23,7 @@ VOL_WRAPPER(int, chdir, (const char* path)) {
   return ret;
 }
 VOL_WRAPPER(int, fchdir, (int fd)) {
-  if (g.active && fd_needs_check(fd)) fd_settle(fd);  // "." will be listed
+  fd_settle_dir(fd);  // "." will be listed
   int ret = VOL_REAL(fchdir)(fd);
   if (ret == 0 && g.active && own_process()) update_cwd();
   return ret;

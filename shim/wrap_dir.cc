@@ -133,11 +133,11 @@ VOL_WRAPPER(DIR*, opendir, (const char* path)) {
 
 // A directory opened without O_DIRECTORY is populated when it is listed.
 VOL_WRAPPER(DIR*, fdopendir, (int fd)) {
-  if (g.active && fd_needs_check(fd)) fd_settle(fd);
+  fd_settle_dir(fd);
   return VOL_REAL(fdopendir)(fd);
 }
 VOL_WRAPPER(ssize_t, getdents64, (int fd, void* buf, size_t n)) {
-  if (g.active && fd_needs_check(fd)) fd_settle(fd);
+  fd_settle_dir(fd);
   return VOL_REAL(getdents64)(fd, buf, n);
 }
 

@@ -85,7 +85,7 @@ static bool is_write_fd(int fd);
 static void note_mapping(void* ret, int prot, int flags, int fd) {
   if (ret != MAP_FAILED && (prot & PROT_WRITE) && (flags & MAP_TYPE) != MAP_PRIVATE && is_write_fd(fd) &&
       own_process())
-    g_fds[fd].flags |= kFdMapped;
+    __atomic_fetch_or(&g_fds[fd].flags, kFdMapped, __ATOMIC_RELAXED);  // beside fd_settle's CAS
 }
 VOL_WRAPPER(void*, mmap, (void* a, size_t n, int prot, int flags, int fd, off_t o)) {
   if (!(flags & MAP_ANONYMOUS) && fd >= 0 && fd_needs_check(fd) && ensure_range(fd, o, n) < 0)

@@ -129,7 +129,7 @@ VOL_WRAPPER_T(long, syscall, (long n, ...), long (*)(long, ...)) {
 #ifdef SYS_getdents
       case SYS_getdents:
 #endif
-        if (fd_needs_check((int)a1)) fd_settle((int)a1);
+        fd_settle_dir((int)a1);
         break;
       case SYS_copy_file_range:
         if (fd_needs_check((int)a1) &&
