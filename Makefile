@@ -20,7 +20,7 @@ DEPS_STAMP := $(BUILD)/.deps-installed
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-unused-parameter -MMD -MP -Iinclude -I.
 CORE_CFLAGS = $(shell pkg-config --cflags $(ABSL_PKGS) libcurl libzstd liburing openssl 2>/dev/null)
-CORE_LIBS   = $(shell pkg-config --libs $(ABSL_PKGS) libcurl libzstd liburing openssl 2>/dev/null) -lxxhash -lpthread
+CORE_LIBS   = $(shell pkg-config --libs $(ABSL_PKGS) libcurl libzstd liburing openssl 2>/dev/null) -lxxhash -lsimdjson -lpthread
 
 # The shim: C-like C++, no exceptions, no RTTI, no libstdc++ at run time.
 SHIM_CXXFLAGS = -O2 -g -std=c++20 -fPIC -fno-exceptions -fno-rtti -fvisibility=hidden \

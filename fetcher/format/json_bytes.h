@@ -29,6 +29,7 @@ bool IsValidUtf8(absl::string_view s);
 
 nlohmann::json BytesToJson(absl::string_view bytes);
 // nullopt when `j` is neither a string nor a {"base64": "..."} object of valid base64.
+// (Trees are read with simdjson, by tree.cc's BytesFrom: the same rules.)
 std::optional<std::string> BytesFromJson(const nlohmann::json& j);
 
 std::string ShowBytes(absl::string_view bytes);

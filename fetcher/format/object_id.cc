@@ -13,19 +13,32 @@ ObjectId ObjectId::Of(absl::string_view bytes) {
   return id;
 }
 
+namespace {
+
+// Each byte's value as a lowercase hex digit, or -1. A table rather than
+// comparisons: a tree names an id per file and ids are random, so branches
+// on their digits are mispredicted about half the time.
+constexpr std::array<int8_t, 256> kHexDigit = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
+  return t;
+}();
+
+}  // namespace
+
 std::optional<ObjectId> ObjectId::FromHex(absl::string_view hex) {
   if (hex.size() != 32) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
   ObjectId id;
+  int bad = 0;  // negative once any digit was not one
   for (size_t i = 0; i < 16; ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
+    int hi = kHexDigit[static_cast<uint8_t>(hex[2 * i])];
+    int lo = kHexDigit[static_cast<uint8_t>(hex[2 * i + 1])];
+    bad |= hi | lo;
     id.bytes_[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
+  if (bad < 0) return std::nullopt;
   return id;
 }
 
