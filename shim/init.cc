@@ -100,6 +100,7 @@ void atfork_parent() { ipc_atfork_parent(); }
 void atfork_child() {
   g.pid = raw_getpid();
   g_vforks_running = 0;  // the parent's; this process has only the forking thread
+  listed_atfork_child();
   ipc_atfork_child();
   notify_inherited_writes();
 }

@@ -106,6 +106,10 @@ bool populate_on_the_way(int dirfd, const char* path, int hops) {
         return populate_on_the_way(dirfd, next, hops + 1);
       }
       if (!is_unpopulated_dir(st)) return false;  // there and complete: the ENOENT is genuine
+      // The path itself is there now (its parent was populated): the call
+      // can be retried; listing it is for whoever lists it (a large directory
+      // may be listed without being populated: listing.cc).
+      if (depth == 0) return false;
       return populate_open_dir(dirfd, cur) == 0;
     }
     char parent[kPathMax];
@@ -123,6 +127,10 @@ bool populate_for_retry(int dirfd, const char* path, int err) {
   // unpopulated: one retry of the caller's call then suffices.
   bool progress = false;
   for (int round = 0; round < 4096 && populate_on_the_way(dirfd, path, 0); round++) progress = true;
+  // Or it is there by now (populated by a listing request, or by another
+  // thread meanwhile): worth the retry too.
+  struct stat st;
+  if (!progress) progress = sys(SYS_newfstatat, dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
   errno = err;
   return progress;
 }

@@ -17,6 +17,7 @@
 #ifndef VOL_SHIM_SHIM_H_
 #define VOL_SHIM_SHIM_H_
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -245,6 +246,54 @@ inline void stat_fixups(struct statx* b) {
                  &b->stx_blocks);
   if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
 }
+// --- listed directories (listing.cc) ------------------------------------------
+// The content file behind a name of a listed directory (session.h, listings).
+struct ListedTarget {
+  char path[kPathMax];  // its path: KEY, or KEY.part when `part`
+  size_t part_at;       // where ".part" starts in path
+  bool part;
+  uint32_t mode;        // the permission bits a program sees
+};
+// Whether r (under a mount) names something in an unpopulated directory that
+// has a listing (asked for now if this process has none): kFile, an entry,
+// whose content file t gets; kAbsent, a name the directory does not hold
+// (ENOENT, no need to populate); kNo, no listing answers. For kFile the
+// caller makes its call on t->path; when that fails with ENOENT, on the
+// other name (listed_other_name: completed or not meanwhile); when that fails
+// too, the file was evicted: the directory is populated as usual.
+enum class Listed { kNo, kFile, kAbsent };
+Listed listed_target(const Resolved& r, ListedTarget* t);
+void listed_other_name(ListedTarget* t);
+// True if the last name a listing answered on this thread had r's directory:
+// worth trying listed_target before the call on the view.
+bool listed_hint(const Resolved& r);
+// A stat of a listed entry, shown as populating would show it: its mode, one
+// link, dense blocks while it is being filled, ctime = mtime (view_file_ctime).
+template <typename St>
+inline void listed_fixups(const ListedTarget& t, St* b) {
+  b->st_mode = (b->st_mode & ~07777u) | t.mode;
+  b->st_nlink = 1;
+  if (t.part && (uint64_t)b->st_blocks < ((uint64_t)b->st_size + 511) / 512) b->st_blocks = (b->st_size + 511) / 512;
+  b->st_ctim = b->st_mtim;
+}
+inline void listed_fixups(const ListedTarget& t, struct statx* b) {
+  if (b->stx_mask & STATX_MODE) b->stx_mode = (uint16_t)((b->stx_mode & ~07777u) | t.mode);
+  if (b->stx_mask & STATX_NLINK) b->stx_nlink = 1;
+  if (t.part && (b->stx_mask & STATX_BLOCKS) && b->stx_blocks < (b->stx_size + 511) / 512)
+    b->stx_blocks = (b->stx_size + 511) / 512;
+  if ((b->stx_mask & STATX_CTIME) && (b->stx_mask & STATX_MTIME)) b->stx_ctime = b->stx_mtime;
+}
+// A DIR stream over an unpopulated directory with a listing: served from it
+// (wrap_dir.cc). listed_open registers d (fd = dirfd(d)); false: populate it.
+// listed_read sets *served when d is such a stream (null then ends it).
+bool listed_open(DIR* d, int fd);
+struct dirent64* listed_read(DIR* d, bool* served);
+bool listed_tell(DIR* d, long* pos);
+bool listed_seek(DIR* d, long pos);
+void listed_rewind(DIR* d);
+void listed_close(DIR* d);
+void listed_atfork_child();  // the tables' locks, which another thread may have held
+
 // The view libraries an ELF file in a view needs through its RUNPATH/RPATH or
 // ld_library_path (view paths; may be null) (elf.cc): made complete before the
 // loader maps them.

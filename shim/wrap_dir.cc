@@ -1,4 +1,6 @@
-// Directory streams. opendir notes the directory (a view or an ancestor of a
+// Directory streams. A large unpopulated view directory is served from its
+// listing (listing.cc): readdir, telldir, seekdir and rewinddir on that
+// stream never reach glibc's. opendir notes the directory (a view or an ancestor of a
 // mount) in the fd table; a listing of an ancestor ends with the names below
 // it that lead to mounts and that the host directory does not have, as the
 // parent of a bind mount would list them (`ls /mnt` shows the mount /mnt/v;
@@ -98,6 +100,9 @@ struct dirent64* added_entry(DIR* d) {
 // where the added names go.
 template <typename Ent, typename Real>
 Ent* read_entry(DIR* d, Real real) {
+  bool served;
+  struct dirent64* listed = listed_read(d, &served);
+  if (served) return reinterpret_cast<Ent*>(listed);
   int saved = errno;
   errno = 0;
   Ent* e = real(d);
@@ -111,6 +116,13 @@ Ent* read_entry(DIR* d, Real real) {
 
 template <typename Ent, typename Real>
 int read_entry_r(DIR* d, Ent* entry, Ent** result, Real real) {
+  bool served;
+  struct dirent64* listed = listed_read(d, &served);
+  if (served) {
+    if (listed) memcpy(entry, listed, offsetof(struct dirent64, d_name) + strlen(listed->d_name) + 1);
+    *result = listed ? entry : nullptr;
+    return 0;
+  }
   int ret = real(d, entry, result);
   if (ret != 0 || *result || !g.active) return ret;
   if (struct dirent64* e = added_entry(d)) {
@@ -127,7 +139,11 @@ VOL_WRAPPER(DIR*, opendir, (const char* path)) {
   if (!resolve(AT_FDCWD, path, &r)) return nullptr;
   DIR* d = VOL_REAL(opendir)(r.path);
   if (!d && retry_resolve(&r)) d = VOL_REAL(opendir)(r.path);
-  if (d && g.active) fd_note_resolved(dirfd(d), r, O_RDONLY | O_DIRECTORY);
+  if (!d || !g.active) return d;
+  // A large unpopulated directory is listed from its listing, and populated
+  // only if something needs more than its names (its fd settles it then).
+  bool listed = r.mount >= 0 && listed_open(d, dirfd(d));
+  fd_note_resolved(dirfd(d), r, listed ? O_RDONLY : O_RDONLY | O_DIRECTORY);
   return d;
 }
 
@@ -159,14 +175,24 @@ VOL_WRAPPER_T(int, readdir64_r, (DIR* d, struct dirent64* entry, struct dirent64
 
 VOL_WRAPPER(void, rewinddir, (DIR* d)) {
   VOL_REAL(rewinddir)(d);
+  listed_rewind(d);
   if (!__atomic_load_n(&g_listings_used, __ATOMIC_RELAXED)) return;
   lock();
   if (Listing* l = find(d, false)) l->next = 0;
   unlock();
 }
 
+VOL_WRAPPER(long, telldir, (DIR* d)) {
+  long pos;
+  return listed_tell(d, &pos) ? pos : VOL_REAL(telldir)(d);
+}
+VOL_WRAPPER(void, seekdir, (DIR* d, long pos)) {
+  if (!listed_seek(d, pos)) VOL_REAL(seekdir)(d, pos);
+}
+
 VOL_WRAPPER(int, closedir, (DIR* d)) {
   if (g.active && d) {
+    listed_close(d);
     fd_forget(dirfd(d));  // glibc closes the fd itself
     if (__atomic_load_n(&g_listings_used, __ATOMIC_RELAXED)) {
       lock();

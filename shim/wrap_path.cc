@@ -177,12 +177,13 @@ void fs_fixups(int mount, struct statvfs64* b) {
 using namespace vol::shim;
 
 // ---- read-only calls with one path: RET NAME(const char* path, ...) ----------
-#define VOL_PATH_READ(X)                                                                   \
+#define VOL_PATH_READ(X) X(long, pathconf, (const char* path, int n), (r.path, n))
+// The same, answered from a listing for an entry of a listed directory.
+#define VOL_PATH_LISTED_READ(X)                                                            \
   X(ssize_t, getxattr, (const char* path, const char* n, void* v, size_t s), (r.path, n, v, s)) \
   X(ssize_t, lgetxattr, (const char* path, const char* n, void* v, size_t s), (r.path, n, v, s)) \
   X(ssize_t, listxattr, (const char* path, char* l, size_t s), (r.path, l, s))              \
-  X(ssize_t, llistxattr, (const char* path, char* l, size_t s), (r.path, l, s))             \
-  X(long, pathconf, (const char* path, int n), (r.path, n))
+  X(ssize_t, llistxattr, (const char* path, char* l, size_t s), (r.path, l, s))
 
 // ---- read-only calls relative to a directory fd: RET NAME(int dirfd, const char* path, ...)
 #define VOL_AT_READ(X)                                                                     \
@@ -304,15 +305,73 @@ static int at_faccessat(int fd, const char* p, int m, int f) {
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(AT_FDCWD, RET, NAME, ARGS, PRE)
 #define VOL_GEN_AT_WRITE(RET, NAME, PARAMS, ARGS, PRE) \
   VOL_WRAPPER(RET, NAME, PARAMS) VOL_BODY_WRITE(dirfd, RET, NAME, ARGS, PRE)
+// A call on the view, or, for an entry of a listed directory (listing.cc),
+// on its content file: *listed says which answered. The directory is checked
+// first when the last listed name on this thread was its neighbour; else the
+// call on the view fails first (ENOENT: nothing is in an unpopulated
+// directory). The content file's answer is the call's, failures included
+// (ENODATA for an xattr it lacks), but for ENOENT: a content file gone from
+// the cache leaves that to retry_resolve, which populates the directory.
+template <typename Direct, typename ByPath>
+auto listed_or_direct(Resolved& r, ListedTarget* t, bool* listed, Direct direct, ByPath by_path)
+    -> decltype(by_path()) {
+  Listed what = r.mount >= 0 && listed_hint(r) ? listed_target(r, t) : Listed::kNo;
+  if (what == Listed::kNo) {
+    auto ret = direct();
+    if (ret >= 0 || errno != ENOENT || r.mount < 0) return ret;
+    what = listed_target(r, t);
+    errno = ENOENT;
+    if (what == Listed::kNo) {
+      *listed = false;
+      return ret;
+    }
+  }
+  *listed = true;
+  if (what == Listed::kAbsent) {
+    errno = ENOENT;
+    return (decltype(by_path()))-1;
+  }
+  const char* view_path = r.path;
+  int vfd = r.vfd;
+  r.path = t->path;
+  r.vfd = -1;
+  auto ret = by_path();
+  if (ret < 0 && errno == ENOENT) {
+    listed_other_name(t);  // completed, or not, since the listing was made
+    ret = by_path();
+  }
+  r.path = view_path;
+  r.vfd = vfd;
+  if (ret < 0 && errno == ENOENT) *listed = false;  // evicted: populate (ENODATA &c. are answers)
+  return ret;
+}
+
 #define VOL_GEN_STAT(NAME, PARAMS, ARGS, DIRFD, AT, FIXUPS)                 \
   VOL_WRAPPER(int, NAME, PARAMS) {                                          \
     Resolved r;                                                             \
     if (!resolve(DIRFD, path, &r)) return -1;                               \
     auto at = [&](int fd, const char* rel) { return AT; };                  \
     auto by_path = [&] { return VOL_REAL(NAME) ARGS; };                     \
-    int ret = view_call(r, at, by_path);                                    \
+    ListedTarget lt;                                                        \
+    bool listed;                                                            \
+    int ret = listed_or_direct(r, &lt, &listed, [&] { return view_call(r, at, by_path); }, by_path); \
+    if (listed) {                                                           \
+      if (ret == 0) listed_fixups(lt, b);                                   \
+      return ret;                                                           \
+    }                                                                       \
     if (ret != 0 && retry_resolve(&r)) ret = view_call(r, at, by_path);     \
     if (ret == 0 && r.mount >= 0) FIXUPS;                                   \
+    return ret;                                                             \
+  }
+#define VOL_GEN_PATH_LISTED_READ(RET, NAME, PARAMS, ARGS)                   \
+  VOL_WRAPPER(RET, NAME, PARAMS) {                                          \
+    Resolved r;                                                             \
+    if (!resolve(AT_FDCWD, path, &r)) return fail<RET>();                   \
+    auto by_path = [&] { return VOL_REAL(NAME) ARGS; };                     \
+    ListedTarget lt;                                                        \
+    bool listed;                                                            \
+    RET ret = listed_or_direct(r, &lt, &listed, by_path, by_path);          \
+    if (!listed && failed(ret) && retry_resolve(&r)) ret = by_path();       \
     return ret;                                                             \
   }
 #define VOL_GEN_STATFS(NAME, PARAMS, ARGS, DIRFD, FIXUPS)                   \
@@ -327,6 +386,7 @@ static int at_faccessat(int fd, const char* p, int m, int f) {
 VOL_STATS(VOL_GEN_STAT)
 VOL_STATFS(VOL_GEN_STATFS)
 VOL_PATH_READ(VOL_GEN_PATH_READ)
+VOL_PATH_LISTED_READ(VOL_GEN_PATH_LISTED_READ)
 VOL_AT_READ(VOL_GEN_AT_READ)
 VOL_PATH_WRITE(VOL_GEN_PATH_WRITE)
 VOL_AT_WRITE(VOL_GEN_AT_WRITE)

@@ -72,11 +72,13 @@ absl::StatusOr<uint64_t> CacheLimitFromEnv(const std::string& dir) {
   return std::clamp<uint64_t>(tenth, uint64_t{1} << 30, kDefaultCacheLimit);
 }
 
-ObjectId ContentKey(const Entry& e) {
+ObjectId ContentKey(const Entry& e) { return ContentKey(e, e.mode); }
+
+ObjectId ContentKey(const Entry& e, uint32_t mode) {
   std::string buf = "vol-content-1";
   auto put = [&buf](uint64_t v) { buf.append(reinterpret_cast<const char*>(&v), sizeof v); };
   put(e.size);
-  put(e.mode);
+  put(mode);
   put(static_cast<uint64_t>(e.mtime_ns));
   for (const ChunkRef& c : e.chunks) {
     buf.append(reinterpret_cast<const char*>(c.id.bytes().data()), c.id.bytes().size());

@@ -65,8 +65,10 @@ std::string DefaultCacheDir();
 // holding `dir` (at least 1 GiB).
 absl::StatusOr<uint64_t> CacheLimitFromEnv(const std::string& dir);
 
-// The identity of a file's content and metadata in the cache.
+// The identity of a file's content and metadata in the cache; with `mode`,
+// that of `entry` given that mode (no copy of the entry).
 ObjectId ContentKey(const Entry& entry);
+ObjectId ContentKey(const Entry& entry, uint32_t mode);
 
 // The mode a content file has on disk: the owner's read and execute bits of
 // the one it is materialised with (MaterialMode, the caller's), and its

@@ -131,6 +131,8 @@ int Serve(const FetcherConfig& config, int ready_fd) {
   auto engine = std::make_unique<FetchEngine>(store, cache, **presence, ThreadPool::DefaultWorkers(),
                                               ReadAheadParamsFromEnv(kChunkSize));
   auto populator = std::make_unique<ViewPopulator>(store, *engine, **presence, 4);
+  std::string listings = absl::StrCat(config.session, "/" VOL_SESSION_LISTINGS);
+  if (mkdir(listings.c_str(), 0700) == 0 || errno == EEXIST) populator->SetListingDir(listings);
   std::vector<SessionMount> mounts;
   for (size_t i = 0; i < config.mounts.size(); ++i) {
     const FetcherMount& m = config.mounts[i];
@@ -168,6 +170,13 @@ int Serve(const FetcherConfig& config, int ready_fd) {
       case VOL_OP_POPULATE:
         if (!passed.ok()) return answer(absl::InvalidArgumentError("populate: no directory came with the request"));
         return populator->Populate(std::move(passed), answer);
+      case VOL_OP_LIST:
+        if (!passed.ok()) return answer(absl::InvalidArgumentError("list: no directory came with the request"));
+        return populator->List(std::move(passed), [reply](absl::StatusOr<bool> listed) {
+          vol_response r = ResponseFor(listed.status());
+          if (listed.ok()) r.value[0] = *listed ? 1 : 0;
+          reply(r);
+        });
       case VOL_OP_PRIVATE:
         return privates->Make(std::move(passed), req.path, req.offset == 1, answer);
       default:

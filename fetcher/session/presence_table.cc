@@ -43,6 +43,7 @@ absl::StatusOr<std::unique_ptr<PresenceTable>> PresenceTable::Create(const std::
   h->bitmap_offset = bitmap_offset;
   h->bitmap_words = (len - bitmap_offset) / 8;
   h->bitmap_used = 0;
+  h->listing_epoch = 0;
   h->version = VOL_PRESENCE_VERSION;
   std::atomic_ref<uint32_t>(h->magic).store(VOL_PRESENCE_MAGIC, std::memory_order_release);
   return t;
@@ -150,6 +151,14 @@ void PresenceTable::SetComplete(uint32_t slot) {
 
 void PresenceTable::SetMode(uint32_t slot, uint32_t mode) {
   std::atomic_ref<uint32_t>(Slots()[slot].mode).store(mode, std::memory_order_release);
+}
+
+uint64_t PresenceTable::ListingEpoch() const {
+  return std::atomic_ref<uint64_t>(header_->listing_epoch).load(std::memory_order_acquire);
+}
+
+void PresenceTable::NewListingEpoch() {
+  std::atomic_ref<uint64_t>(header_->listing_epoch).fetch_add(1, std::memory_order_release);
 }
 
 bool PresenceTable::IsComplete(uint32_t slot) const {

@@ -75,6 +75,10 @@ class PresenceTable {
   bool IsComplete(uint32_t slot) const;
   // The mode a program sees for a content file (chmod in the session).
   void SetMode(uint32_t slot, uint32_t mode);
+  // Listings (session.h): the epoch a new one records, and its move when
+  // those made before may no longer describe their directories.
+  uint64_t ListingEpoch() const;
+  void NewListingEpoch();
 
   const vol_presence_header& header() const { return *header_; }
   const vol_presence_file& file(uint32_t slot) const { return Slots()[slot]; }

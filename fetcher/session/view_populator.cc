@@ -320,6 +320,78 @@ void ViewPopulator::Filled(Dir& d, const absl::Status& s) {
   });
 }
 
+void ViewPopulator::List(UniqueFd dir, Listed done) {
+  struct stat st;
+  if (fstat(dir.get(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    done(absl::InvalidArgumentError("list: not a directory"));
+    return;
+  }
+  auto populate = [&] {
+    Populate(std::move(dir), [done](absl::Status s) { s.ok() ? done(false) : done(s); });
+  };
+  Dir* d;
+  ListingStamp stamp;
+  ObjectId tree;
+  bool preserve;
+  {
+    absl::ReleasableMutexLock lock(&mu_);
+    d = Find(st.st_dev, st.st_ino);
+    if (d == nullptr || d->populated) {
+      done(false);  // made by the program, or populated: nothing to list
+      return;
+    }
+    // A directory with fewer files below it than a listing needs entries is
+    // populated without reading its tree twice (a root's count is not kept).
+    bool too_small = d->origin.index != VOL_ORIGIN_ROOT && d->entry.files < VOL_LISTING_MIN_ENTRIES;
+    if (listings_.empty() || d->running || d->unlistable || too_small) {
+      lock.Release();
+      return populate();
+    }
+    // The epoch first: a reload that changes the tree after this moves it.
+    stamp.epoch = presence_.ListingEpoch();
+    if (d->listed == stamp.epoch + 1) {
+      done(true);
+      return;
+    }
+    stamp.origin_tree = d->origin.tree;
+    stamp.origin_index = d->origin.index;
+    tree = d->tree;
+    preserve = mounts_[d->mount].preserve;
+  }
+  std::string path = absl::StrCat(listings_, "/", st.st_dev, "-", st.st_ino);
+  auto fd = std::make_shared<UniqueFd>(std::move(dir));
+  pool_.Submit([this, d, fd, done, path, stamp, tree, preserve] {
+    absl::StatusOr<bool> listed = false;
+    try {
+      absl::StatusOr<Tree> t = ReadTree(store_, tree);
+      if (!t.ok()) {
+        listed = t.status();
+      } else if (Listable(*t)) {
+        absl::Status s = WriteListing(path, *t, preserve, engine_.cache(), stamp,
+                                      std::thread::hardware_concurrency());
+        listed = s.ok() ? absl::StatusOr<bool>(true) : absl::StatusOr<bool>(s);
+      }
+    } catch (const std::exception& e) {
+      listed = absl::InternalError(absl::StrCat("listing a directory: ", e.what()));
+    }
+    engine_.Post([this, d, fd, done, stamp, listed]() mutable {
+      if (listed.ok() && !*listed) {
+        {
+          absl::MutexLock lock(&mu_);
+          d->unlistable = true;
+        }
+        Populate(std::move(*fd), [done](absl::Status s) { s.ok() ? done(false) : done(s); });
+        return;
+      }
+      if (listed.ok()) {
+        absl::MutexLock lock(&mu_);
+        d->listed = stamp.epoch + 1;
+      }
+      done(listed);
+    });
+  });
+}
+
 absl::Status ViewPopulator::PopulateNow(int dir) {
   struct stat st;
   if (fstat(dir, &st) != 0) return ErrnoError("cannot stat a view directory", errno);
@@ -352,7 +424,11 @@ bool ViewPopulator::Unpopulated(uint64_t dev, uint64_t ino) const {
 
 absl::Status ViewPopulator::Reload(size_t mount, int root, const ObjectId& from, const ObjectId& to,
                                    const std::function<bool(const std::string&)>& keep) {
+  // Listings stop describing their directories as the trees move: those made
+  // before and during the reload are invalid from here on.
+  presence_.NewListingEpoch();
   absl::Status s = ReloadDir(mount, root, "", from, to, keep);
+  presence_.NewListingEpoch();
   if (!s.ok()) return s;
   struct stat st;
   if (fstat(root, &st) == 0) {

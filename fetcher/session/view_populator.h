@@ -44,6 +44,7 @@
 #include "fetcher/session/content_cache.h"
 #include "fetcher/session/fetch_engine.h"
 #include "fetcher/session/presence_table.h"
+#include "fetcher/session/view_listing.h"
 #include "fetcher/store/object_store.h"
 #include "fetcher/util/fs.h"
 #include "fetcher/util/thread_pool.h"
@@ -76,6 +77,16 @@ class ViewPopulator {
   // The same, synchronously, on the calling thread (tests, reload, commits).
   absl::Status PopulateNow(int dir);
 
+  // Listings (view_listing.h) are written in `dir` (which exists); without
+  // one, List populates.
+  void SetListingDir(std::string dir) { listings_ = std::move(dir); }
+  // VOL_OP_LIST of the directory open at `dir`: writes its listing and calls
+  // done(true), or, for a directory that is not Listable (or is populated or
+  // being populated), populates it and calls done(false). Owner thread;
+  // `done` runs on it.
+  using Listed = std::function<void(absl::StatusOr<bool>)>;
+  void List(UniqueFd dir, Listed done);
+
   // What a commit or a recovery needs to know of a view directory: its
   // snapshot entry (its tree: its contents as the snapshot has them) when it
   // came from one, and whether it is still unpopulated. Thread-safe.
@@ -103,6 +114,8 @@ class ViewPopulator {
     uint32_t slot = 0;
     bool populated = false;
     bool running = false;
+    uint64_t listed = 0;      // 1 + the listing epoch of its listing, or 0
+    bool unlistable = false;  // not Listable: List populates it
     std::vector<Done> waiters;  // owner thread
   };
   struct Mount {
@@ -126,6 +139,7 @@ class ViewPopulator {
   PresenceTable& presence_;
   ThreadPool pool_;
   std::vector<Mount> mounts_;  // set before serving; read-only after
+  std::string listings_;       // likewise
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, std::unique_ptr<Dir>> dirs_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> populated_{0};

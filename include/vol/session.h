@@ -68,7 +68,7 @@ extern "C" {
 #define VOL_SESSION_LIFELINE "lifeline"
 
 #define VOL_PRESENCE_MAGIC 0x45525056u /* "VPRE" */
-#define VOL_PRESENCE_VERSION 2u
+#define VOL_PRESENCE_VERSION 3u
 
 struct vol_presence_header {
   uint32_t magic;
@@ -78,6 +78,8 @@ struct vol_presence_header {
   uint64_t bitmap_offset; /* file offset of the uint64_t bitmap words */
   uint64_t bitmap_words;  /* capacity of the bitmap area */
   uint64_t bitmap_used;   /* words handed out so far (the fetcher's, informative) */
+  uint64_t listing_epoch; /* moves (release) when listings made before may no longer
+                             describe their directories (a reload): see vol_listing_header */
 };
 
 /* One slot of an open-addressing hash table keyed by (dev, ino): start at
@@ -126,6 +128,8 @@ static inline uint64_t vol_presence_hash(uint64_t ino) {
   return ino;
 }
 
+#define VOL_PATH_MAX 4096
+
 enum vol_op {
   VOL_OP_PING = 0,      /* liveness; no arguments */
   VOL_OP_FETCH = 1,     /* make [offset, offset+length) of file `index` present */
@@ -140,6 +144,52 @@ enum vol_op {
                            content (copy-up), 1 = empty (it is about to be truncated) */
   VOL_OP_EXIT = 8,      /* process `index` exits normally: every file it opened for writing
                            is as it left it (not cut short by a kill) */
+  VOL_OP_LIST = 9,      /* the unpopulated view directory passed as an fd (SCM_RIGHTS) is to
+                           be listed: value[0] = 1 when its listing is ready (listings/,
+                           below), 0 when the fetcher populated it instead */
+};
+
+/* Listings: how a large directory is listed and its entries stat'ed without
+ * being populated (creating 100,000 links costs seconds; `ls -l` should not).
+ *
+ * For an unpopulated view directory of at least VOL_LISTING_MIN_ENTRIES
+ * entries, all of them non-empty regular files, VOL_OP_LIST writes
+ * listings/<dev>-<ino> in the session directory (dev and ino of the view
+ * directory, decimal): a vol_listing_header, `count` vol_listing_entry sorted
+ * by name (strcmp), then the names, NUL-terminated. Each entry names the
+ * shared cache's content file that populating the directory would link under
+ * that name (files/XX/KEY or KEY.part; XX: the first two digits of KEY), which
+ * exists when the listing is made. Until the directory is populated, the shim
+ * serves readdir from the listing and answers stat and getxattr of its
+ * entries from their content files (the same inodes), shown as populate
+ * would show them (the entry's mode, one link).
+ *
+ * A listing describes its directory only while: the directory's slot says
+ * unpopulated, has the origin the listing records, and the presence header's
+ * listing_epoch is the one it records. A content file missing by then
+ * (evicted) sends the shim back to populating. */
+#define VOL_SESSION_LISTINGS "listings"
+#define VOL_LISTING_MAGIC 0x54534c56u /* "VLST" */
+#define VOL_LISTING_MIN_ENTRIES 512
+#define VOL_LISTED_PART 1u /* vol_listing_entry.flags: the content file was KEY.part */
+
+struct vol_listing_header {
+  uint32_t magic;
+  uint32_t count;          /* entries */
+  uint64_t epoch;          /* the presence header's listing_epoch when made */
+  uint8_t origin_tree[16]; /* the directory's slot's origin when made */
+  uint32_t origin_index;
+  uint32_t names_size;     /* bytes of names after the entries */
+  char files[VOL_PATH_MAX]; /* the content cache's files directory, NUL-terminated */
+};
+
+struct vol_listing_entry {
+  uint64_t ino;      /* of the content file, for d_ino */
+  uint32_t name;     /* offset of the name in the names area */
+  uint32_t mode;     /* the permission bits a program sees */
+  uint32_t flags;    /* VOL_LISTED_PART */
+  uint32_t reserved;
+  char key[32];      /* KEY, lowercase hex, not NUL-terminated */
 };
 
 /* VOL_OP_CHANGED says in vol_request.offset what happened to `path`, and in
@@ -167,8 +217,6 @@ enum vol_changed {
   VOL_CHANGED_RENAME = 3,      /* after: `path` holds "OLD\0NEW\0", both mount paths */
   VOL_CHANGED_CLOSE_WRITE = 4, /* after: a write fd of `path` was closed: its content is final */
 };
-
-#define VOL_PATH_MAX 4096
 
 struct vol_request {
   uint32_t op;

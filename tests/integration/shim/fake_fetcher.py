@@ -22,8 +22,8 @@ import sys
 import threading
 
 MASK64 = (1 << 64) - 1
-HEADER = struct.Struct("<IIQQQQQ")   # vol_presence_header
-SLOT = struct.Struct("<QQQQQIIII16sIIQ")  # vol_presence_file (version 2)
+HEADER = struct.Struct("<IIQQQQQQ")   # vol_presence_header (version 3)
+SLOT = struct.Struct("<QQQQQIIII16sIIQ")  # vol_presence_file
 SLOT_FILE = 1
 REQ = struct.Struct("<IIQQ")         # vol_request without path
 RESP = struct.Struct("<iIQQ512s")    # vol_response
@@ -72,7 +72,7 @@ with open(ppath, "wb") as f:
     f.truncate(total)
 pf = open(ppath, "r+b")
 pm = mmap.mmap(pf.fileno(), total)
-HEADER.pack_into(pm, 0, 0x45525056, 2, slots, table_off, bitmap_off, sum(words), sum(words))
+HEADER.pack_into(pm, 0, 0x45525056, 3, slots, table_off, bitmap_off, sum(words), sum(words), 0)
 
 info = []  # per index: slot offset, bitmap word offset, size, nblocks, present set
 word = 0
