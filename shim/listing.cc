@@ -103,7 +103,15 @@ const vol_listing_header* map_listing(uint64_t dev, uint64_t ino) {
   uint64_t need = sizeof *h + (uint64_t)h->count * sizeof(vol_listing_entry) + h->names_size;
   bool ok = h->magic == VOL_LISTING_MAGIC && need == size && h->names_size > 0 &&
             memchr(h->files, '\0', sizeof h->files) != nullptr && names_of(h)[h->names_size - 1] == '\0';
-  for (uint32_t i = 0; ok && i < h->count; i++) ok = entries_of(h)[i].name < h->names_size;
+  for (uint32_t i = 0; ok && i < h->count; i++) {
+    const vol_listing_entry& e = entries_of(h)[i];
+    ok = e.name < h->names_size;
+    // The key becomes a path: hex digits only, nothing that walks elsewhere.
+    for (size_t k = 0; ok && k < sizeof e.key; k++) {
+      char c = e.key[k];
+      ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    }
+  }
   if (!ok) {
     sys(SYS_munmap, addr, st.st_size);
     return nullptr;

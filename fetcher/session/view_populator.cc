@@ -368,7 +368,7 @@ void ViewPopulator::List(UniqueFd dir, Listed done) {
         listed = t.status();
       } else if (Listable(*t)) {
         absl::Status s = WriteListing(path, *t, preserve, engine_.cache(), stamp,
-                                      std::thread::hardware_concurrency());
+                                      8);
         listed = s.ok() ? absl::StatusOr<bool>(true) : absl::StatusOr<bool>(s);
       }
     } catch (const std::exception& e) {
