@@ -22,6 +22,9 @@ namespace {
 
 // Directories with at least this many entries are filled by several threads.
 constexpr size_t kParallelFillAt = 4096;
+// Threads that look up a listing's content files: more than the cores, since
+// on a cold inode cache they wait on the disk.
+constexpr size_t kListingThreads = 8;
 
 struct timespec ToTimespec(int64_t ns) {
   return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
@@ -367,8 +370,7 @@ void ViewPopulator::List(UniqueFd dir, Listed done) {
       if (!t.ok()) {
         listed = t.status();
       } else if (Listable(*t)) {
-        absl::Status s = WriteListing(path, *t, preserve, engine_.cache(), stamp,
-                                      8);
+        absl::Status s = WriteListing(path, *t, preserve, engine_.cache(), stamp, kListingThreads);
         listed = s.ok() ? absl::StatusOr<bool>(true) : absl::StatusOr<bool>(s);
       }
     } catch (const std::exception& e) {
