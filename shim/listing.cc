@@ -17,7 +17,8 @@
 //   - Nothing is cached in a process that runs on another's memory (a vfork
 //     child): it populates instead.
 //   - A listing is checked whole before it is used (sizes, name offsets and
-//     terminators), so a damaged file is refused, never read out of bounds.
+//     terminators, keys of hex digits only), so a damaged file is refused,
+//     never read out of bounds nor turned into a path outside the cache.
 #include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
@@ -144,15 +145,19 @@ const vol_listing_header* listing_of(uint64_t dev, uint64_t ino, const vol_prese
   if (ipc_call(&req, 0, &resp, dirfd) != 0 || resp.value[0] != 1) return nullptr;
   const vol_listing_header* h = map_listing(dev, ino);
   if (!h) return nullptr;
-  if (!current(h, s)) return nullptr;  // outdated already (kept mapped: simpler than racing)
-  lock(&g_mapped_lock);
-  int i = g_mapped_used;
-  if (i < kMapped) {
-    g_mapped[i] = Mapped{dev, ino, h};
-    __atomic_store_n(&g_mapped_used, i + 1, __ATOMIC_RELEASE);
+  int i = kMapped;
+  if (current(h, s)) {  // else outdated already (a reload): populate instead
+    lock(&g_mapped_lock);
+    i = g_mapped_used;
+    if (i < kMapped) {
+      g_mapped[i] = Mapped{dev, ino, h};
+      __atomic_store_n(&g_mapped_used, i + 1, __ATOMIC_RELEASE);
+    }
+    unlock(&g_mapped_lock);
   }
-  unlock(&g_mapped_lock);
-  return i < kMapped ? h : nullptr;
+  if (i < kMapped) return h;
+  sys(SYS_munmap, h, sizeof *h + (uint64_t)h->count * sizeof(vol_listing_entry) + h->names_size);
+  return nullptr;
 }
 
 const vol_listing_entry* find_name(const vol_listing_header* h, const char* name) {
@@ -396,19 +401,24 @@ bool listed_seek(DIR* d, long pos) {
 
 void listed_rewind(DIR* d) {
   if (!__atomic_load_n(&g_streams_used, __ATOMIC_RELAXED)) return;
+  bool dropped = false;
   lock(&g_streams_lock);
   if (Stream* s = find_stream(d)) {
     // Read again from the start, as the directory is now: from the listing
-    // while it still describes it, else from the (populated) directory.
+    // while it still describes it, else from the directory itself.
     const vol_presence_file* slot = unpopulated_slot(s->dev, s->ino);
     if (slot && current(s->h, slot)) {
       s->next = 0;
     } else {
       s->d = nullptr;
       g_streams_used--;
+      dropped = true;
     }
   }
   unlock(&g_streams_lock);
+  // Populated, unless it is already: a reload may have retired the listing
+  // of a directory nobody populated, which is empty on disk.
+  if (dropped) populate_dir(dirfd(d));
 }
 
 void listed_atfork_child() {

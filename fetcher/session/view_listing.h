@@ -11,7 +11,8 @@
 //   - A listing is made only for a directory whose every entry is a non-empty
 //     regular file (anything else has no inode before it is populated), and
 //     only when it has at least VOL_LISTING_MIN_ENTRIES entries (below that,
-//     populating is cheap and one mechanism is simpler).
+//     populating is cheap, and a stat of a populated entry costs one system
+//     call where a listed one costs two).
 //   - Every content file a listing names existed when it was written
 //     (ContentCache::Open creates the missing ones), and the listing appears
 //     whole (written under another name, then renamed).

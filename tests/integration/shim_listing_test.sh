@@ -7,20 +7,24 @@
 # population, answered.
 source "$(dirname "$0")/lib.sh"
 HERE=$ROOT/tests/integration/shim
-N=600  # entries of the listed directory (at least VOL_LISTING_MIN_ENTRIES)
+N=4200  # entries of the listed directory (at least VOL_LISTING_MIN_ENTRIES)
 
-# A volume 'data' with /big: N files of varied sizes, modes and mtimes, also
-# kept locally in $T/src/big.
+# A volume 'data' with /big: N files of 16 contents (few objects to upload),
+# varied sizes, modes and mtimes, also kept locally in $T/src/big.
 make_big() {
-  mkdir -p "$T/src/big"
-  local i modes=(644 755 600 444)
-  for ((i = 0; i < N; i++)); do
-    local f
-    f=$(printf '%s/src/big/f%04d' "$T" "$i")
-    head -c $(((i * 37) % 5000 + 1)) /dev/urandom > "$f"
-    chmod "${modes[i % 4]}" "$f"
-    touch -d "@$((1600000000 + i * 61))" "$f"
-  done
+  python3 - "$T/src/big" "$N" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d)
+blobs = [os.urandom(311 * k + 1) for k in range(16)]
+for i in range(n):
+    f = os.path.join(d, "f%04d" % i)
+    with open(f, "wb") as out:
+        out.write(blobs[i % 16])
+    os.chmod(f, (0o644, 0o755, 0o600, 0o444)[i % 4])
+    t = 1600000000 + i * 61
+    os.utime(f, (t, t))
+PY
   "$VOL" create data >/dev/null
   "$VOL" put data "$T/src/big/" /big/ >/dev/null
 }
@@ -85,6 +89,17 @@ test_a_rewind_after_population_shows_the_directory_as_it_is() {
   in_session '"$T/listed_dir" /mnt/data/big new' > "$T/out" 2>&1 || fail "the session failed: $(cat "$T/out")"
   assert_eq "$((N + 2)) $((N + 3))" "$(cat "$T/out")" "entries before, and after rewinddir"
   assert_eq "$((N + 1))" "$("$VOL" ls data /big | wc -l)" "the new file is committed beside the others"
+}
+
+test_a_rewind_after_a_reload_reads_the_new_tree() {
+  make_big
+  gcc -O1 -o "$T/listed_dir" "$HERE/listed_dir.c" -ldl
+  echo extra > "$T/extra"
+  # The stream's listing is retired by the reload; the directory, never
+  # populated, is empty on disk: rewinddir must not read that.
+  in_session '"$T/listed_dir" /mnt/data/big reload "'"$VOL"' put data $T/extra /big/extra > /dev/null"' \
+    > "$T/out" 2>&1 || fail "the session failed: $(cat "$T/out")"
+  assert_eq "$((N + 2)) $((N + 3))" "$(cat "$T/out")" "entries before the reload, and after it and rewinddir"
 }
 
 test_a_content_file_gone_after_listing_is_made_again() {

@@ -4,8 +4,11 @@
 // seekdir, rewinddir and readdir_r against the first pass.
 // With a second argument NAME: counts the entries, creates NAME in the
 // directory, rewinds, and counts them again ("BEFORE AFTER").
+// With "reload CMD": counts the entries, runs CMD (which changes the volume
+// from outside), reloads the session (vol_reload), rewinds, counts again.
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +22,23 @@ static long count(DIR* d) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 2 && argc != 3) return 2;
+  if (argc < 2 || argc > 4) return 2;
   DIR* d = opendir(argv[1]);
   if (!d) {
     perror("opendir");
     return 1;
+  }
+  if (argc == 4 && strcmp(argv[2], "reload") == 0) {
+    long before = count(d);
+    int (*reload)(const char*) = (int (*)(const char*))dlsym(RTLD_DEFAULT, "vol_reload");
+    if (!reload || system(argv[3]) != 0 || reload(NULL) != 0) {
+      printf("the change or the reload failed\n");
+      return 1;
+    }
+    rewinddir(d);
+    printf("%ld %ld\n", before, count(d));
+    closedir(d);
+    return 0;
   }
   if (argc == 3) {
     long before = count(d);
