@@ -65,17 +65,21 @@ const char* split_last(const char* path, char* dir, size_t cap) {
 
 }  // namespace
 
+int dir_request(int fd, uint32_t op, vol_response* resp) {
+  vol_request req;
+  req.op = op;
+  req.index = 0;
+  req.offset = req.length = 0;
+  req.path[0] = '\0';
+  return ipc_call(&req, 0, resp, fd);
+}
+
 int populate_dir(int fd) {
   if (!g.presence) return 0;
   struct stat st;
   if (sys(SYS_fstat, fd, &st) != 0 || !is_unpopulated_dir(st)) return 0;
-  vol_request req;
-  req.op = VOL_OP_POPULATE;
-  req.index = 0;
-  req.offset = req.length = 0;
-  req.path[0] = '\0';
   vol_response resp;
-  return ipc_call(&req, 0, &resp, fd);
+  return dir_request(fd, VOL_OP_POPULATE, &resp);
 }
 
 namespace {

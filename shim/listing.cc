@@ -135,14 +135,9 @@ const vol_listing_header* mapped_listing(uint64_t dev, uint64_t ino, const vol_p
 const vol_listing_header* listing_of(uint64_t dev, uint64_t ino, const vol_presence_file* s, int dirfd) {
   if (const vol_listing_header* h = mapped_listing(dev, ino, s)) return h;
   if (!own_process() || __atomic_load_n(&g_mapped_used, __ATOMIC_ACQUIRE) >= kMapped) return nullptr;
-  vol_request req;
-  req.op = VOL_OP_LIST;
-  req.index = 0;
-  req.offset = req.length = 0;
-  req.path[0] = '\0';
   vol_response resp;
   resp.value[0] = 0;
-  if (ipc_call(&req, 0, &resp, dirfd) != 0 || resp.value[0] != 1) return nullptr;
+  if (dir_request(dirfd, VOL_OP_LIST, &resp) != 0 || resp.value[0] != 1) return nullptr;
   const vol_listing_header* h = map_listing(dev, ino);
   if (!h) return nullptr;
   int i = kMapped;

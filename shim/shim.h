@@ -325,6 +325,9 @@ const vol_presence_file* presence_slot(uint64_t dev, uint64_t ino);
 // Has the fetcher populate the view directory open at fd if it is not yet.
 // Returns 0 or an errno value.
 int populate_dir(int fd);
+// Sends the fetcher `op` (VOL_OP_POPULATE, VOL_OP_LIST) about the view
+// directory open at fd. Returns 0 or an errno value.
+int dir_request(int fd, uint32_t op, vol_response* resp);
 // After a call on `path` (relative to dirfd, under a mount) failed with err:
 // true if unpopulated directories on its way (symlinks followed) were
 // populated, so the call may succeed when tried again.

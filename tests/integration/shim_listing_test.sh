@@ -43,22 +43,20 @@ test_a_listed_directory_shows_what_a_populated_one_shows() {
   make_big
   in_session '
     cd /mnt/data/big
-    ls -l --time-style=full-iso > "$T/ls.listed"
-    stat -c "'"$STAT_FMT"'" * > "$T/stat.listed"
-    python3 -c "import os
+    look() {  # what ls -l, stat and os.scandir show, into $T/{ls,stat,py}.$1
+      ls -l --time-style=full-iso > "$T/ls.$1"
+      stat -c "'"$STAT_FMT"'" * > "$T/stat.$1"
+      python3 -c "import os
 for e in sorted(os.scandir(\".\"), key=lambda e: e.name):
     s = e.stat(follow_symlinks=False)
-    print(e.name, e.is_file(), e.inode() == s.st_ino, s.st_size, oct(s.st_mode), s.st_mtime_ns, s.st_nlink)" > "$T/py.listed"
+    print(e.name, e.is_file(), e.inode() == s.st_ino, s.st_size, oct(s.st_mode), s.st_mtime_ns, s.st_nlink)" > "$T/py.$1"
+    }
+    look listed
     [ -e nope ] || echo "nope: absent"
     echo "on disk while listed: $(on_disk)"
     : < f0007  # opening a file populates the directory (and fetches nothing)
     echo "on disk once opened: $(on_disk)"
-    ls -l --time-style=full-iso > "$T/ls.populated"
-    stat -c "'"$STAT_FMT"'" * > "$T/stat.populated"
-    python3 -c "import os
-for e in sorted(os.scandir(\".\"), key=lambda e: e.name):
-    s = e.stat(follow_symlinks=False)
-    print(e.name, e.is_file(), e.inode() == s.st_ino, s.st_size, oct(s.st_mode), s.st_mtime_ns, s.st_nlink)" > "$T/py.populated"
+    look populated
   ' > "$T/out" 2>&1 || fail "the session failed: $(cat "$T/out")"
   assert_eq "nope: absent" "$(sed -n 1p "$T/out")" "a name the directory does not hold"
   assert_eq "on disk while listed: 0" "$(sed -n 2p "$T/out")" "the listing answered, nothing was populated"
