@@ -129,6 +129,23 @@ test_a_reload_retires_listings() {
   assert_eq "$(sha256sum < "$T/changed")" "$(sed -n 3p "$T/out")" "content after the reload"
 }
 
+# Random sequences of calls (listing_trial.py), each on its own copy of /big,
+# in a session and on a local copy: every result the same. VOL_LISTING_TRIALS
+# sequences (default 4).
+test_random_calls_on_a_listed_directory_match_local_disk() {
+  make_big
+  local trials=${VOL_LISTING_TRIALS:-4} k
+  for ((k = 1; k <= trials; k++)); do
+    "$VOL" cp -r data /big "/big$k" >/dev/null
+    cp -a "$T/src/big" "$T/model$k"
+    python3 "$HERE/listing_trial.py" "$T/model$k" "$k" > "$T/want$k" 2>&1 || fail "trial $k on local disk: $(tail -3 "$T/want$k")"
+    in_session 'python3 '"$HERE"'/listing_trial.py /mnt/data/big'"$k $k"' > "$T/got'"$k"'" 2>&1' \
+      || fail "trial $k in the session: $(tail -3 "$T/got$k")"
+    assert_file_eq "$T/want$k" "$T/got$k" "trial $k: every call's result (diff $T/want$k $T/got$k)"
+  done
+  echo "NOTE: $trials random sequences of 400 calls on a listed directory: the same results as on local disk"
+}
+
 test_a_small_directory_is_populated_not_listed() {
   "$VOL" create data >/dev/null
   mkdir -p "$T/src/big"
