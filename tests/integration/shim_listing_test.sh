@@ -119,14 +119,17 @@ test_a_reload_retires_listings() {
   # The session lists /big, another client replaces a file in it, the
   # session reloads: the listing made before must not answer any more.
   in_session '
+    ls /mnt/data/big > /dev/null  # lists it (a stat of f0042 alone would populate it on the way)
     stat -c %s /mnt/data/big/f0042
+    echo "on disk $(on_disk)"
     "'"$VOL"'" put --force data "$T/changed" /big/f0042 > /dev/null
     python3 -c "import ctypes; assert ctypes.CDLL(None).vol_reload(None) == 0"
     stat -c %s /mnt/data/big/f0042
     sha256sum < /mnt/data/big/f0042' > "$T/out" 2>&1 || fail "the session failed: $(cat "$T/out")"
   assert_eq "$(stat -c %s "$T/src/big/f0042")" "$(sed -n 1p "$T/out")" "size before the reload"
-  assert_eq "77777" "$(sed -n 2p "$T/out")" "size after the reload"
-  assert_eq "$(sha256sum < "$T/changed")" "$(sed -n 3p "$T/out")" "content after the reload"
+  assert_eq "on disk 0" "$(sed -n 2p "$T/out")" "listed, not populated, before the reload"
+  assert_eq "77777" "$(sed -n 3p "$T/out")" "size after the reload"
+  assert_eq "$(sha256sum < "$T/changed")" "$(sed -n 4p "$T/out")" "content after the reload"
 }
 
 # Random sequences of calls (listing_trial.py), each on its own copy of /big,
