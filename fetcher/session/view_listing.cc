@@ -22,30 +22,27 @@ static_assert(sizeof(vol_listing_entry) == 56, "a listing entry is shared with t
 
 namespace {
 
+// The value of two lowercase hex digits.
+size_t HexByte(const char* hex) {
+  auto digit = [](char c) -> size_t { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  return (digit(hex[0]) << 4 | digit(hex[1])) & 0xff;
+}
+
 // The cache's files/XX directories, opened as they are first needed.
 class SubdirFds {
  public:
   explicit SubdirFds(const std::string& files) : files_(files) {}
-  int Get(const std::string& xx) {
-    unsigned v = 0;
-    for (char c : xx) v = v * 16 + static_cast<unsigned>(c <= '9' ? c - '0' : c - 'a' + 10);
-    if (v >= 256) return -1;
-    if (!fds_[v].ok()) {
-      fds_[v].reset(open(absl::StrCat(files_, "/", xx).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    }
-    return fds_[v].get();
+  // The directory of the content file whose key (hex) starts at `key`.
+  int Get(const char* key) {
+    UniqueFd& fd = fds_[HexByte(key)];
+    if (!fd.ok()) fd.reset(open(absl::StrCat(files_, "/", absl::string_view(key, 2)).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    return fd.get();
   }
 
  private:
   const std::string& files_;
   UniqueFd fds_[256];
 };
-
-// The value of two lowercase hex digits.
-size_t HexByte(const char* hex) {
-  auto digit = [](char c) -> size_t { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  return (digit(hex[0]) << 4 | digit(hex[1])) & 0xff;
-}
 
 // fn(0) … fn(threads - 1), on as many threads (the calling one included);
 // the first failure.
@@ -137,7 +134,7 @@ absl::Status WriteListing(const std::string& path, const Tree& tree, bool preser
     char name[sizeof out.key + 6];
     memcpy(name, out.key, sizeof out.key);
     memcpy(name + sizeof out.key, ".part", 6);
-    int sub = subdirs.Get(std::string(out.key, 2));
+    int sub = subdirs.Get(out.key);
     struct stat st;
     for (int k = 0; k < 2 && sub >= 0; ++k) {
       bool part = (k == 0) == part_first;
